@@ -1,0 +1,558 @@
+package badgerstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"parc/cmdb/store"
+)
+
+// Options tune the store. The zero value is a good default.
+type Options struct {
+	// Logger receives Badger's warnings and errors and the store's own
+	// background errors. Nil discards them.
+	Logger *slog.Logger
+	// InMemory keeps everything in memory and ignores dir. For benchmarks
+	// only: tests use a real directory.
+	InMemory bool
+	// FeedRetention is how many recent revisions Watch can replay
+	// (default 100000). Older ones are compacted away.
+	FeedRetention int64
+	// MaxRetries bounds how often Update runs fn on conflicts (default 50).
+	MaxRetries int
+	// GCInterval is how often value-log garbage collection runs
+	// (default 5 minutes).
+	GCInterval time.Duration
+	// SyncWrites fsyncs every commit. Off by default: a crash may lose the
+	// last moments of commits but never tears a transaction.
+	SyncWrites bool
+}
+
+const (
+	defaultRetention  = 100_000
+	defaultMaxRetries = 50
+	defaultGCInterval = 5 * time.Minute
+)
+
+// Store is a store.Store on an embedded Badger database. It also
+// implements store.Locker (within this process).
+type Store struct {
+	db   *badger.DB
+	log  *slog.Logger
+	opts Options
+
+	// mu is the commit critical section; it guards rev and notify.
+	mu     sync.Mutex
+	rev    int64
+	notify chan struct{} // closed and replaced at every commit
+
+	compacted atomic.Int64 // feed records <= compacted are gone
+	compactMu sync.Mutex   // serialises compactions
+	kick      chan struct{}
+
+	opMu   sync.Mutex
+	opCond *sync.Cond
+	ops    int
+	closed bool
+	done   chan struct{} // closed by Close
+	wg     sync.WaitGroup
+
+	lockMu sync.Mutex
+	locks  map[string]chan struct{}
+	leads  map[*leadership]struct{}
+}
+
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Locker = (*Store)(nil)
+)
+
+// Open opens (or creates) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.FeedRetention <= 0 {
+		opts.FeedRetention = defaultRetention
+	}
+	if opts.MaxRetries <= 0 {
+		opts.MaxRetries = defaultMaxRetries
+	}
+	if opts.GCInterval <= 0 {
+		opts.GCInterval = defaultGCInterval
+	}
+	bo := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithMetricsEnabled(false).
+		WithNumVersionsToKeep(1).
+		WithSyncWrites(opts.SyncWrites).
+		// Small memory: 16 MiB memtables allow 2.4 MiB batches, enough for
+		// the largest transaction (values over the threshold count as
+		// pointers) plus its feed record.
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(3).
+		WithValueThreshold(16 << 10).
+		WithBlockCacheSize(16 << 20).
+		WithNumCompactors(2).
+		WithValueLogFileSize(128 << 20)
+	if opts.InMemory {
+		bo = bo.WithDir("").WithValueDir("").WithInMemory(true)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db:     db,
+		log:    opts.Logger,
+		opts:   opts,
+		notify: make(chan struct{}),
+		kick:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		locks:  make(map[string]chan struct{}),
+		leads:  make(map[*leadership]struct{}),
+	}
+	s.opCond = sync.NewCond(&s.opMu)
+	err = db.View(func(btx *badger.Txn) error {
+		var err error
+		if s.rev, err = readInt(btx, metaRevKey); err != nil {
+			return err
+		}
+		c, err := readInt(btx, metaCompactKey)
+		s.compacted.Store(c)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
+	}
+	s.wg.Add(1)
+	go s.background()
+	s.maybeCompact(s.rev)
+	return s, nil
+}
+
+func readInt(btx *badger.Txn, key []byte) (int64, error) {
+	item, err := btx.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = item.Value(func(v []byte) error {
+		n, err = decodeInt(v)
+		return err
+	})
+	return n, err
+}
+
+// enter registers an operation, failing once the store is closed.
+func (s *Store) enter() error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	s.ops++
+	return nil
+}
+
+func (s *Store) leave() {
+	s.opMu.Lock()
+	s.ops--
+	if s.ops == 0 {
+		s.opCond.Broadcast()
+	}
+	s.opMu.Unlock()
+}
+
+// Close waits for running operations, stops watchers and background work,
+// ends all leaderships and closes the database. Closing twice is harmless.
+func (s *Store) Close() error {
+	s.opMu.Lock()
+	if s.closed {
+		s.opMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	for s.ops > 0 {
+		s.opCond.Wait()
+	}
+	s.opMu.Unlock()
+	s.lockMu.Lock()
+	for l := range s.leads {
+		l.end()
+	}
+	s.lockMu.Unlock()
+	s.wg.Wait()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("badgerstore: close: %w", err)
+	}
+	return nil
+}
+
+// Rev returns the revision of the last commit.
+func (s *Store) Rev(ctx context.Context) (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	return s.currentRev(), nil
+}
+
+func (s *Store) currentRev() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rev
+}
+
+// DiskSize returns the bytes Badger uses on disk (LSM tree and value log),
+// as last computed by Badger (it refreshes the figure every minute).
+func (s *Store) DiskSize() int64 {
+	lsm, vlog := s.db.Size()
+	return lsm + vlog
+}
+
+// Get returns the value of key.
+func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
+	var v []byte
+	err := s.View(ctx, func(r store.Reader) error {
+		var err error
+		v, err = r.Get(ctx, key)
+		return err
+	})
+	return v, err
+}
+
+// Scan returns the keys in r.
+func (s *Store) Scan(ctx context.Context, r store.Range) ([]store.KV, error) {
+	var kvs []store.KV
+	err := s.View(ctx, func(rd store.Reader) error {
+		var err error
+		kvs, err = rd.Scan(ctx, r)
+		return err
+	})
+	return kvs, err
+}
+
+// View runs fn on a snapshot.
+func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(btx *badger.Txn) error {
+		return fn(reader{btx})
+	})
+}
+
+// Update runs fn in a transaction, retrying on conflicts.
+func (s *Store) Update(ctx context.Context, fn func(store.Txn) error) (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	backoff := time.Millisecond
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		rev, err := s.try(fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return rev, err
+		}
+		if attempt >= s.opts.MaxRetries {
+			return 0, store.ErrConflict
+		}
+		d := backoff/2 + rand.N(backoff)
+		backoff = min(2*backoff, 50*time.Millisecond)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+func (s *Store) try(fn func(store.Txn) error) (int64, error) {
+	btx := s.db.NewTransaction(true)
+	defer btx.Discard()
+	tx := &txn{reader: reader{btx}, writes: make(map[string]*change)}
+	if err := fn(tx); err != nil {
+		return 0, err
+	}
+	if tx.err != nil {
+		return 0, tx.err
+	}
+	changes := make([]change, 0, len(tx.writes))
+	for _, c := range tx.writes {
+		if c.del && c.prev == nil {
+			continue // deleting an absent key changes nothing
+		}
+		changes = append(changes, *c)
+	}
+	if len(changes) == 0 {
+		return s.currentRev(), nil
+	}
+	sort.Slice(changes, func(i, j int) bool { return bytes.Compare(changes[i].key, changes[j].key) < 0 })
+	rec := encodeRecord(changes)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rev := s.rev + 1
+	for _, c := range changes {
+		if !c.del {
+			if err := btx.Set(c.key, encodeValue(rev, c.value)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := btx.Set(feedKey(rev), rec); err != nil {
+		return 0, err
+	}
+	if err := btx.Set(metaRevKey, encodeInt(rev)); err != nil {
+		return 0, err
+	}
+	if err := btx.Commit(); err != nil {
+		return 0, err
+	}
+	s.rev = rev
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.maybeCompact(rev)
+	return rev, nil
+}
+
+func validKey(k []byte) error {
+	if len(k) == 0 || k[0] == 0 {
+		return store.ErrBadKey
+	}
+	return nil
+}
+
+// reader reads through a Badger transaction.
+type reader struct{ btx *badger.Txn }
+
+func (r reader) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if err := validKey(key); err != nil {
+		return nil, err
+	}
+	item, err := r.btx.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	_, v, err := decodeValue(b)
+	return v, err
+}
+
+// bounds turns a Range into [lo, hi) (hi nil: unbounded), clamped to the
+// user key space and narrowed by the cursor.
+func bounds(r store.Range) (lo, hi []byte, err error) {
+	if len(r.Prefix) > 0 {
+		if r.Prefix[0] == 0 {
+			return nil, nil, store.ErrBadKey
+		}
+		lo, hi = r.Prefix, store.PrefixEnd(r.Prefix)
+	} else {
+		lo, hi = r.Start, r.End
+	}
+	if bytes.Compare(lo, minUserKey) < 0 {
+		lo = minUserKey
+	}
+	if r.After != nil {
+		if r.Reverse {
+			if hi == nil || bytes.Compare(r.After, hi) < 0 {
+				hi = r.After
+			}
+		} else if a := append(append([]byte(nil), r.After...), 0); bytes.Compare(a, lo) > 0 {
+			lo = a
+		}
+	}
+	return lo, hi, nil
+}
+
+func (r reader) Scan(ctx context.Context, rg store.Range) ([]store.KV, error) {
+	lo, hi, err := bounds(rg)
+	if err != nil {
+		return nil, err
+	}
+	if hi != nil && bytes.Compare(lo, hi) >= 0 {
+		return []store.KV{}, nil
+	}
+	io := badger.DefaultIteratorOptions
+	io.Reverse = rg.Reverse
+	if len(rg.Prefix) > 0 && !rg.Reverse {
+		io.Prefix = rg.Prefix // in reverse, Seek(PrefixEnd) would be out of it
+	}
+	if rg.Limit > 0 && rg.Limit < io.PrefetchSize {
+		io.PrefetchSize = rg.Limit
+	}
+	it := r.btx.NewIterator(io)
+	defer it.Close()
+	if rg.Reverse {
+		if hi != nil {
+			it.Seek(hi)
+		} else {
+			it.Rewind()
+		}
+	} else {
+		it.Seek(lo)
+	}
+	kvs := []store.KV{}
+	for ; it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		if rg.Reverse {
+			if hi != nil && bytes.Compare(k, hi) >= 0 {
+				continue
+			}
+			if bytes.Compare(k, lo) < 0 {
+				break
+			}
+		} else if hi != nil && bytes.Compare(k, hi) >= 0 {
+			break
+		}
+		if len(kvs)%256 == 255 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		b, err := item.ValueCopy(nil)
+		if err != nil {
+			return nil, err
+		}
+		rev, v, err := decodeValue(b)
+		if err != nil {
+			return nil, err
+		}
+		kvs = append(kvs, store.KV{Key: item.KeyCopy(nil), Value: v, ModRev: rev})
+		if rg.Limit > 0 && len(kvs) >= rg.Limit {
+			break
+		}
+	}
+	return kvs, nil
+}
+
+// txn buffers the effective writes for the feed; the writes also go to the
+// Badger transaction at once, so reads see them. Their ModRev reads as 0
+// until commit.
+type txn struct {
+	reader
+	writes map[string]*change
+	bytes  int
+	err    error // sticky limit error: the commit fails even if fn ignores it
+}
+
+func (t *txn) Put(key, value []byte) error {
+	if len(value) > store.MaxValueSize {
+		return t.fail(fmt.Errorf("put %d bytes: %w", len(value), store.ErrTooLarge))
+	}
+	c, err := t.touch(key, len(value))
+	if err != nil {
+		return err
+	}
+	if err := t.btx.Set(c.key, encodeValue(0, value)); err != nil {
+		return t.fail(err)
+	}
+	c.del = false
+	c.value = append([]byte{}, value...)
+	return nil
+}
+
+func (t *txn) Delete(key []byte) error {
+	c, err := t.touch(key, 0)
+	if err != nil {
+		return err
+	}
+	if err := t.btx.Delete(c.key); err != nil {
+		return t.fail(err)
+	}
+	c.del, c.value = true, nil
+	return nil
+}
+
+func (t *txn) fail(err error) error {
+	if t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+// touch returns the change record of key, reading its previous value on
+// first touch (which also puts it in the read set, so a concurrent write
+// conflicts and Prev is exact), and checks the limits.
+func (t *txn) touch(key []byte, vlen int) (*change, error) {
+	if err := validKey(key); err != nil {
+		return nil, t.fail(err)
+	}
+	c, ok := t.writes[string(key)]
+	size := t.bytes + vlen
+	if ok {
+		size -= len(c.value)
+	} else {
+		size += len(key)
+		if len(t.writes)+1 > store.MaxTxnOps {
+			return nil, t.fail(fmt.Errorf("more than %d writes: %w", store.MaxTxnOps, store.ErrTooLarge))
+		}
+	}
+	if size > store.MaxTxnBytes {
+		return nil, t.fail(fmt.Errorf("transaction over %d bytes: %w", store.MaxTxnBytes, store.ErrTooLarge))
+	}
+	if !ok {
+		c = &change{key: append([]byte(nil), key...)}
+		item, err := t.btx.Get(key)
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+		case err != nil:
+			return nil, t.fail(err)
+		default:
+			b, err := item.ValueCopy(nil)
+			if err != nil {
+				return nil, t.fail(err)
+			}
+			if _, c.prev, err = decodeValue(b); err != nil {
+				return nil, t.fail(err)
+			}
+		}
+		t.writes[string(key)] = c
+	}
+	t.bytes = size
+	return c, nil
+}
+
+// badgerLogger sends Badger's warnings and errors to slog and drops the
+// rest.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
+}
+
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}

@@ -1,0 +1,162 @@
+package badgerstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"parc/cmdb/store"
+)
+
+// Internal keys, all in the reserved 0x00 range.
+var (
+	metaRevKey     = []byte("\x00meta/rev")
+	metaCompactKey = []byte("\x00meta/compacted")
+	feedPrefix     = []byte("\x00feed/")
+)
+
+// minUserKey is the smallest key outside the reserved range.
+var minUserKey = []byte{0x01}
+
+const headerLen = 8
+
+func feedKey(rev int64) []byte {
+	k := make([]byte, len(feedPrefix)+8)
+	copy(k, feedPrefix)
+	binary.BigEndian.PutUint64(k[len(feedPrefix):], uint64(rev))
+	return k
+}
+
+func feedKeyRev(k []byte) int64 {
+	return int64(binary.BigEndian.Uint64(k[len(feedPrefix):]))
+}
+
+func encodeInt(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
+
+func decodeInt(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("badgerstore: bad counter of %d bytes", len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// encodeValue prefixes v with the revision that writes it.
+func encodeValue(rev int64, v []byte) []byte {
+	b := make([]byte, headerLen+len(v))
+	binary.BigEndian.PutUint64(b, uint64(rev))
+	copy(b[headerLen:], v)
+	return b
+}
+
+var errCorrupt = errors.New("badgerstore: corrupt record")
+
+func decodeValue(b []byte) (rev int64, v []byte, err error) {
+	if len(b) < headerLen {
+		return 0, nil, errCorrupt
+	}
+	return int64(binary.BigEndian.Uint64(b)), b[headerLen:], nil
+}
+
+// change is one effective write of a committed transaction.
+type change struct {
+	key   []byte
+	del   bool
+	value []byte
+	prev  []byte // nil: the key was absent
+}
+
+// encodeRecord encodes one revision's changes: count, then per change
+// type, key, value (puts) and an optional previous value.
+func encodeRecord(cs []change) []byte {
+	n := 10
+	for _, c := range cs {
+		n += 3*binary.MaxVarintLen32 + 2 + len(c.key) + len(c.value) + len(c.prev)
+	}
+	b := make([]byte, 0, n)
+	b = binary.AppendUvarint(b, uint64(len(cs)))
+	for _, c := range cs {
+		typ := byte(store.EventPut)
+		if c.del {
+			typ = byte(store.EventDelete)
+		}
+		b = append(b, typ)
+		b = appendBytes(b, c.key)
+		if !c.del {
+			b = appendBytes(b, c.value)
+		}
+		if c.prev == nil {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = appendBytes(b, c.prev)
+		}
+	}
+	return b
+}
+
+func appendBytes(b, p []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	return append(b, p...)
+}
+
+// decodeRecord decodes a feed record into events for rev, keeping those
+// under prefix and setting Last on the final one. b must not be reused.
+func decodeRecord(b []byte, rev int64, prefix []byte, out []store.Event) ([]store.Event, error) {
+	n, b, err := readUvarint(b)
+	if err != nil {
+		return out, err
+	}
+	start := len(out)
+	for range n {
+		if len(b) < 1 {
+			return out, errCorrupt
+		}
+		ev := store.Event{Type: store.EventType(b[0]), Rev: rev}
+		b = b[1:]
+		if ev.Key, b, err = readBytes(b); err != nil {
+			return out, err
+		}
+		if ev.Type == store.EventPut {
+			if ev.Value, b, err = readBytes(b); err != nil {
+				return out, err
+			}
+		}
+		if len(b) < 1 {
+			return out, errCorrupt
+		}
+		hasPrev := b[0] == 1
+		b = b[1:]
+		if hasPrev {
+			if ev.Prev, b, err = readBytes(b); err != nil {
+				return out, err
+			}
+		}
+		if hasPrefix(ev.Key, prefix) {
+			out = append(out, ev)
+		}
+	}
+	if len(out) > start {
+		out[len(out)-1].Last = true
+	}
+	return out, nil
+}
+
+func hasPrefix(k, p []byte) bool {
+	return len(k) >= len(p) && string(k[:len(p)]) == string(p)
+}
+
+func readUvarint(b []byte) (uint64, []byte, error) {
+	n, l := binary.Uvarint(b)
+	if l <= 0 {
+		return 0, nil, errCorrupt
+	}
+	return n, b[l:], nil
+}
+
+func readBytes(b []byte) ([]byte, []byte, error) {
+	n, b, err := readUvarint(b)
+	if err != nil || uint64(len(b)) < n {
+		return nil, nil, errCorrupt
+	}
+	return b[:n:n], b[n:], nil
+}

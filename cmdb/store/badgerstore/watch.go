@@ -1,0 +1,206 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"parc/cmdb/store"
+)
+
+// Watch streams changes under prefix after fromRev: it replays the
+// persisted feed, then follows commits. Each watcher reads the feed itself
+// after every commit notification, so a slow watcher never blocks commits
+// and there is no gap or duplicate between replay and live events.
+func (s *Store) Watch(ctx context.Context, prefix []byte, fromRev int64) (<-chan store.Event, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	if len(prefix) > 0 && prefix[0] == 0 {
+		return nil, store.ErrBadKey
+	}
+	prefix = append([]byte(nil), prefix...)
+	ch := make(chan store.Event, 64)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(ch)
+		s.watch(ctx, prefix, max(fromRev, 0)+1, ch)
+	}()
+	return ch, nil
+}
+
+// Feed reads are batched so one read transaction stays short.
+const (
+	batchRevs  = 256
+	batchBytes = 4 << 20
+)
+
+func (s *Store) watch(ctx context.Context, prefix []byte, next int64, ch chan<- store.Event) {
+	send := func(ev store.Event) bool {
+		select {
+		case ch <- ev:
+			return true
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		return false
+	}
+	for {
+		s.mu.Lock()
+		cur, notify := s.rev, s.notify
+		s.mu.Unlock()
+		for next <= cur {
+			evs, n, err := s.readFeed(prefix, next, min(cur, next+batchRevs-1))
+			if err != nil {
+				send(store.Event{Err: err})
+				return
+			}
+			for _, ev := range evs {
+				if !send(ev) {
+					return
+				}
+			}
+			next = n
+		}
+		select {
+		case <-notify:
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// readFeed returns the events under prefix of revisions from..to (or fewer
+// if the batch fills up), and the next revision to read.
+func (s *Store) readFeed(prefix []byte, from, to int64) ([]store.Event, int64, error) {
+	if from <= s.compacted.Load() {
+		return nil, 0, store.ErrCompacted
+	}
+	var evs []store.Event
+	next := from
+	err := s.db.View(func(btx *badger.Txn) error {
+		io := badger.DefaultIteratorOptions
+		io.Prefix = feedPrefix
+		io.PrefetchSize = 16
+		it := btx.NewIterator(io)
+		defer it.Close()
+		size := 0
+		for it.Seek(feedKey(from)); it.Valid() && next <= to && size < batchBytes; it.Next() {
+			item := it.Item()
+			rev := feedKeyRev(item.Key())
+			if rev != next {
+				break
+			}
+			b, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			size += len(b)
+			if evs, err = decodeRecord(b, rev, prefix, evs); err != nil {
+				return fmt.Errorf("feed record %d: %w", rev, err)
+			}
+			next++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("badgerstore: read feed: %w", err)
+	}
+	if next == from {
+		// The record is missing: a compaction removed it meanwhile.
+		return nil, 0, store.ErrCompacted
+	}
+	return evs, next, nil
+}
+
+// maybeCompact asks the background goroutine to compact once the feed is
+// 10% over its retention. Called with s.mu held or before start.
+func (s *Store) maybeCompact(rev int64) {
+	if rev-s.compacted.Load() > s.opts.FeedRetention+max(s.opts.FeedRetention/10, 1) {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Compact removes the feed records up to and including rev (clamped to the
+// current revision); Watch from an older revision then gets ErrCompacted.
+// It runs automatically to keep Options.FeedRetention revisions.
+func (s *Store) Compact(ctx context.Context, rev int64) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.compact(min(rev, s.currentRev()))
+}
+
+func (s *Store) compact(rev int64) error {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	old := s.compacted.Load()
+	if rev <= old {
+		return nil
+	}
+	// Record the new bound first: watchers check it before reading.
+	if err := s.db.Update(func(btx *badger.Txn) error {
+		return btx.Set(metaCompactKey, encodeInt(rev))
+	}); err != nil {
+		return fmt.Errorf("badgerstore: compact: %w", err)
+	}
+	s.compacted.Store(rev)
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for r := old + 1; r <= rev; r++ {
+		if err := wb.Delete(feedKey(r)); err != nil {
+			return fmt.Errorf("badgerstore: compact: %w", err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("badgerstore: compact: %w", err)
+	}
+	return nil
+}
+
+// background compacts the feed when asked and runs value-log GC
+// periodically, until Close.
+func (s *Store) background() {
+	defer s.wg.Done()
+	gc := time.NewTicker(s.opts.GCInterval)
+	defer gc.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+			if err := s.compact(s.currentRev() - s.opts.FeedRetention); err != nil {
+				s.log.Warn("feed compaction failed", "component", "badgerstore", "err", err)
+			}
+		case <-gc.C:
+			if s.opts.InMemory {
+				continue
+			}
+			for {
+				err := s.db.RunValueLogGC(0.5)
+				if err != nil {
+					if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+						s.log.Warn("value log GC failed", "component", "badgerstore", "err", err)
+					}
+					break
+				}
+				select {
+				case <-s.done:
+					return
+				default:
+				}
+			}
+		}
+	}
+}
