@@ -1,0 +1,39 @@
+// Command parc-collector is the Parc server: agent gRPC service, CMDB,
+// REST API, web UI and metrics.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"parc/collector"
+)
+
+func main() {
+	var cfg collector.Config
+	flag.StringVar(&cfg.DataDir, "data", "/var/lib/parc", "data directory")
+	flag.StringVar(&cfg.Store, "store", "", "store: badger:DIR (default DATA/db)")
+	flag.StringVar(&cfg.AgentAddr, "agent-addr", "127.0.0.1:7443", "gRPC address for agents")
+	flag.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7080", "HTTP address of the API, UI and metrics")
+	flag.StringVar(&cfg.Rules, "identify", "", "identification rule order (default agent,serial,uuid,machine_id,mac_hostname)")
+	flag.BoolVar(&cfg.Insecure, "insecure-dev", false, "accept plaintext agents (development only)")
+	level := flag.String("log-level", "info", "debug, info, warn or error")
+	flag.Parse()
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(os.Stderr, "parc-collector: --log-level: %v\n", err)
+		os.Exit(2)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := collector.Run(ctx, cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "parc-collector: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,470 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"parc/cmdb"
+	"parc/cmdb/store"
+)
+
+// PrefixAgent holds one record per agent: the host it reports, the last
+// applied (boot, sequence) and when it was last heard from.
+const PrefixAgent = "ag/"
+
+// PrefixEvent holds the current state of every health condition an agent
+// reported, one key per host, kind and subject; the incident module follows
+// it through the change feed.
+const PrefixEvent = "ev/"
+
+// AgentRecord is the collector's memory of one agent.
+type AgentRecord struct {
+	AgentID  string    `cbor:"1,keyasint" json:"agent_id"`
+	HostID   string    `cbor:"2,keyasint" json:"host_id"`
+	BootID   string    `cbor:"3,keyasint" json:"boot_id"`
+	Seq      uint64    `cbor:"4,keyasint" json:"seq"`
+	LastSeen time.Time `cbor:"5,keyasint" json:"last_seen"`
+	// Collected is the agent-side time of the last applied report.
+	Collected time.Time `cbor:"6,keyasint" json:"collected"`
+	Version   string    `cbor:"7,keyasint,omitempty" json:"version,omitempty"`
+	// Boots remembers the last sequence of recent earlier boots, so a
+	// replay from before a restart is recognised.
+	Boots map[string]uint64 `cbor:"8,keyasint,omitempty" json:"-"`
+	// Errors are the gatherers that failed in the last report.
+	Errors map[string]string `cbor:"9,keyasint,omitempty" json:"errors,omitempty"`
+}
+
+// EventRecord is the last report of one health condition on a host.
+type EventRecord struct {
+	Host    string    `cbor:"1,keyasint" json:"host"`
+	Kind    string    `cbor:"2,keyasint" json:"kind"`
+	Subject string    `cbor:"3,keyasint" json:"subject"`
+	OK      bool      `cbor:"4,keyasint" json:"ok"`
+	Message string    `cbor:"5,keyasint,omitempty" json:"message,omitempty"`
+	Value   float64   `cbor:"6,keyasint,omitempty" json:"value,omitempty"`
+	At      time.Time `cbor:"7,keyasint" json:"at"`
+	// Count is how many times the condition was reported while not OK.
+	Count int64 `cbor:"8,keyasint" json:"count"`
+}
+
+// AgentKey is the store key of an agent's record.
+func AgentKey(agentID string) []byte { return []byte(PrefixAgent + agentID) }
+
+// Config tunes an Engine.
+type Config struct {
+	// Rules is the identification order (DefaultRules when empty).
+	Rules []string
+	// Precedence decides which source may overwrite an attribute
+	// (DefaultPrecedence when nil).
+	Precedence *Precedence
+	// Title maps a package name and publisher to its normalized software
+	// title (cmdb.NormalizeTitle of the name when nil).
+	Title func(name, publisher string) string
+	// NewID makes ids for new CIs (cmdb.NewID when nil).
+	NewID func() string
+	// OnApplied runs inside the ingest transaction after a report was
+	// applied (audit, module hooks). An error aborts the whole report.
+	OnApplied func(tx *cmdb.Tx, r *Report, res *Result) error
+	Logger    *slog.Logger
+}
+
+// Engine reconciles agent reports into the graph.
+type Engine struct {
+	st  store.Store
+	cfg Config
+}
+
+// New returns an Engine writing to st.
+func New(st store.Store, cfg Config) *Engine {
+	if len(cfg.Rules) == 0 {
+		cfg.Rules = DefaultRules
+	}
+	if cfg.Precedence == nil {
+		cfg.Precedence = DefaultPrecedence()
+	}
+	if cfg.Title == nil {
+		cfg.Title = func(name, _ string) string { return cmdb.NormalizeTitle(name) }
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = cmdb.NewID
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{st: st, cfg: cfg}
+}
+
+// Result says what applying a report did.
+type Result struct {
+	HostID string
+	// Replayed is true when the (boot, sequence) was already applied or a
+	// newer report superseded it: nothing was written.
+	Replayed bool
+	// Created is true when the report created the host CI.
+	Created bool
+	// Changed counts the CIs, relationships and records written.
+	Changed int
+	// Resync asks the agent for a full report: a delta arrived for a host
+	// the collector has no full picture of.
+	Resync bool
+	// MatchedBy is the identification rule that found the host ("" when new).
+	MatchedBy string
+	// Rev is the store revision of the commit.
+	Rev int64
+}
+
+// ErrBadReport wraps every validation failure of a report.
+var ErrBadReport = errors.New("bad report")
+
+// Validate checks a report before anything is written.
+func Validate(r *Report) error {
+	switch {
+	case r.AgentID == "" || len(r.AgentID) > 128 || strings.ContainsAny(r.AgentID, "/\x00"):
+		return fmt.Errorf("%w: agent id %q is empty, too long or has '/'", ErrBadReport, r.AgentID)
+	case r.BootID == "" || len(r.BootID) > 128:
+		return fmt.Errorf("%w: boot id is empty or too long", ErrBadReport)
+	case r.Seq == 0:
+		return fmt.Errorf("%w: sequence must start at 1", ErrBadReport)
+	case r.Kind < Full || r.Kind > Heartbeat:
+		return fmt.Errorf("%w: unknown report kind %d", ErrBadReport, r.Kind)
+	case r.Kind == Full && !r.Has(SecSystem):
+		return fmt.Errorf("%w: full report without a system section", ErrBadReport)
+	case r.Has(SecSystem) && strings.TrimSpace(r.Inventory.System.Hostname) == "":
+		return fmt.Errorf("%w: system section without a hostname", ErrBadReport)
+	}
+	return nil
+}
+
+// Apply reconciles one report in one transaction: identify the host,
+// update its CI, components and software, and remember the agent's
+// sequence. A replayed sequence writes nothing.
+func (e *Engine) Apply(ctx context.Context, r *Report, now time.Time) (Result, error) {
+	if err := Validate(r); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	rev, err := e.st.Update(ctx, func(stx store.Txn) error {
+		res = Result{}
+		tx := cmdb.NewTx(ctx, stx, "agent:"+r.AgentID, now)
+		return e.apply(ctx, tx, r, &res)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("apply report %s/%s#%d: %w", r.AgentID, r.BootID, r.Seq, err)
+	}
+	res.Rev = rev
+	return res, nil
+}
+
+func (e *Engine) apply(ctx context.Context, tx *cmdb.Tx, r *Report, res *Result) error {
+	rec, err := loadAgent(ctx, tx.Store(), r.AgentID)
+	if err != nil {
+		return err
+	}
+	if rec != nil && isReplay(rec, r) {
+		res.Replayed, res.HostID = true, rec.HostID
+		return nil
+	}
+	if rec == nil {
+		rec = &AgentRecord{AgentID: r.AgentID}
+	}
+	var host *cmdb.CI
+	if rec.HostID != "" {
+		if host, err = tx.CI(rec.HostID); err != nil && !errors.Is(err, cmdb.ErrNotFound) {
+			return err
+		}
+	}
+	if r.Kind != Heartbeat {
+		if host == nil && !r.Has(SecSystem) {
+			res.Resync = true
+		} else if host, err = e.applyHost(tx, host, r, res); err != nil {
+			return err
+		}
+	} else if host == nil {
+		res.Resync = true
+	}
+	if host != nil {
+		res.HostID = host.ID
+		if err := e.applyEvents(ctx, tx, host.ID, r, res); err != nil {
+			return err
+		}
+	}
+	if rec.BootID != "" && rec.BootID != r.BootID {
+		if rec.Boots == nil {
+			rec.Boots = map[string]uint64{}
+		}
+		rec.Boots[rec.BootID] = rec.Seq
+		trimBoots(rec.Boots, 8)
+	}
+	rec.HostID, rec.BootID, rec.Seq = res.HostID, r.BootID, r.Seq
+	rec.LastSeen, rec.Collected, rec.Version = tx.Now(), r.CollectedAt, r.AgentVersion
+	if r.Kind != Heartbeat {
+		rec.Errors = r.Errors
+	}
+	v, err := cmdb.Encode(rec)
+	if err != nil {
+		return err
+	}
+	if err := tx.Store().Put(AgentKey(r.AgentID), v); err != nil {
+		return err
+	}
+	if e.cfg.OnApplied != nil {
+		return e.cfg.OnApplied(tx, r, res)
+	}
+	return nil
+}
+
+func isReplay(rec *AgentRecord, r *Report) bool {
+	if rec.BootID == r.BootID {
+		return r.Seq <= rec.Seq
+	}
+	if last, ok := rec.Boots[r.BootID]; ok && r.Seq <= last {
+		return true
+	}
+	// A report older than the last applied one (a spooled report of an
+	// earlier boot arriving late) must not roll the host back.
+	return !r.CollectedAt.IsZero() && r.CollectedAt.Before(rec.Collected)
+}
+
+func trimBoots(b map[string]uint64, keep int) {
+	for len(b) > keep {
+		var min string
+		for k := range b {
+			if min == "" || b[k] < b[min] {
+				min = k
+			}
+		}
+		delete(b, min)
+	}
+}
+
+func loadAgent(ctx context.Context, r store.Reader, agentID string) (*AgentRecord, error) {
+	v, err := r.Get(ctx, AgentKey(agentID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := &AgentRecord{}
+	return rec, cmdb.Decode(v, rec)
+}
+
+// LoadAgent returns the record of an agent, or cmdb.ErrNotFound.
+func LoadAgent(ctx context.Context, r store.Reader, agentID string) (*AgentRecord, error) {
+	rec, err := loadAgent(ctx, r, agentID)
+	if err == nil && rec == nil {
+		return nil, fmt.Errorf("agent %s: %w", agentID, cmdb.ErrNotFound)
+	}
+	return rec, err
+}
+
+// identify finds the host CI a report describes, trying the rules in order.
+func (e *Engine) identify(tx *cmdb.Tx, ids map[string][]string) (*cmdb.CI, string, error) {
+	for _, rule := range e.cfg.Rules {
+		var kind string
+		var values []string
+		switch rule {
+		case RuleAgent:
+			kind, values = IDAgent, ids[IDAgent]
+		case RuleSerial:
+			kind, values = IDSerial, ids[IDSerial]
+		case RuleUUID:
+			kind, values = IDUUID, ids[IDUUID]
+		case RuleMachineID:
+			kind, values = IDMachineID, ids[IDMachineID]
+		case RuleMACHost:
+			ci, err := e.identifyMACHost(tx, ids)
+			if err != nil || ci != nil {
+				return ci, rule, err
+			}
+			continue
+		}
+		for _, v := range values {
+			found, err := tx.FindIdent(kind, v)
+			if err != nil {
+				return nil, "", err
+			}
+			for _, id := range found {
+				ci, err := tx.CI(id)
+				if err != nil {
+					return nil, "", err
+				}
+				if ci.Class == cmdb.ClassComputer {
+					return ci, rule, nil
+				}
+			}
+		}
+	}
+	return nil, "", nil
+}
+
+// identifyMACHost matches a host with the same hostname that shares at
+// least one physical MAC.
+func (e *Engine) identifyMACHost(tx *cmdb.Tx, ids map[string][]string) (*cmdb.CI, error) {
+	if len(ids[IDHostname]) == 0 || len(ids[IDMAC]) == 0 {
+		return nil, nil
+	}
+	byName, err := tx.FindIdent(IDHostname, ids[IDHostname][0])
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range byName {
+		ci, err := tx.CI(id)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ids[IDMAC] {
+			if slices.Contains(ci.Identifiers[IDMAC], m) {
+				return ci, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (e *Engine) applyHost(tx *cmdb.Tx, host *cmdb.CI, r *Report, res *Result) (*cmdb.CI, error) {
+	ids := identifiers(r)
+	var err error
+	if host == nil {
+		host, res.MatchedBy, err = e.identify(tx, ids)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		res.MatchedBy = RuleAgent
+	}
+	var old *cmdb.CI
+	next := &cmdb.CI{ID: e.cfg.NewID(), Class: cmdb.ClassComputer, State: "use"}
+	if host != nil {
+		old = host
+		next = cloneCI(host)
+		if next.State == "plan" || next.State == "acquire" || next.State == "deploy" || next.State == "" {
+			next.State = "use"
+		}
+	} else {
+		res.Created = true
+	}
+	e.hostFacts(next, r, tx.Now())
+	if r.Kind == Full || r.Has(SecSystem) {
+		next.Identifiers = mergeIdentifiers(next.Identifiers, ids, r)
+	}
+	changed, err := tx.PutCI(old, next)
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		res.Changed++
+	}
+	if err := e.applyComponents(tx, next, r, res); err != nil {
+		return nil, err
+	}
+	if r.Has(SecSoftware) {
+		changed, err := tx.PutSoftware(next.ID, e.softwareRecord(r.Inventory.Software))
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			res.Changed++
+		}
+	}
+	return next, nil
+}
+
+// mergeIdentifiers replaces the discovered identifier kinds with what the
+// report says, keeping kinds that discovery does not own (asset tags
+// entered by hand stay unless the report carries one).
+func mergeIdentifiers(have, reported map[string][]string, r *Report) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range have {
+		out[k] = v
+	}
+	for _, k := range []string{IDAgent, IDUUID, IDMachineID, IDHostname, IDFQDN, IDMAC, IDIP} {
+		if k == IDMAC || k == IDIP {
+			if !r.Has(SecNICs) {
+				continue
+			}
+		}
+		if k == IDAgent {
+			out[k] = unionSorted(out[k], reported[k])
+			continue
+		}
+		if len(reported[k]) == 0 {
+			delete(out, k)
+		} else {
+			out[k] = reported[k]
+		}
+	}
+	if r.Has(SecFirmware) {
+		for _, k := range []string{IDSerial, IDAssetTag} {
+			if len(reported[k]) > 0 {
+				out[k] = unionSorted(out[k], reported[k])
+			}
+		}
+	}
+	return out
+}
+
+func unionSorted(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func cloneCI(c *cmdb.CI) *cmdb.CI {
+	n := *c
+	n.Attrs = make(map[string]cmdb.Attr, len(c.Attrs))
+	for k, v := range c.Attrs {
+		n.Attrs[k] = v
+	}
+	n.Identifiers = make(map[string][]string, len(c.Identifiers))
+	for k, v := range c.Identifiers {
+		n.Identifiers[k] = append([]string(nil), v...)
+	}
+	n.Flags = make(map[string]bool, len(c.Flags))
+	for k, v := range c.Flags {
+		n.Flags[k] = v
+	}
+	n.Seen = make(map[string]cmdb.Seen, len(c.Seen))
+	for k, v := range c.Seen {
+		n.Seen[k] = v
+	}
+	return &n
+}
+
+func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
+	items := make([]cmdb.Installed, 0, len(pkgs))
+	for _, p := range pkgs {
+		if strings.TrimSpace(p.Name) == "" {
+			continue
+		}
+		items = append(items, cmdb.Installed{
+			Title: e.cfg.Title(p.Name, p.Publisher), Name: p.Name, Version: p.Version,
+			Arch: p.Arch, Publisher: p.Publisher, Source: p.Source, Installed: p.InstallDate,
+		})
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].Name != items[j].Name {
+			return items[i].Name < items[j].Name
+		}
+		if items[i].Arch != items[j].Arch {
+			return items[i].Arch < items[j].Arch
+		}
+		return items[i].Source < items[j].Source
+	})
+	// One entry per (name, arch, source): a package database listing a
+	// package twice is odd input, not two installs.
+	return cmdb.SoftwareRecord{Items: slices.CompactFunc(items, func(a, b cmdb.Installed) bool {
+		return a.Name == b.Name && a.Arch == b.Arch && a.Source == b.Source
+	})}
+}

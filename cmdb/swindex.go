@@ -1,0 +1,234 @@
+package cmdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"parc/cmdb/store"
+)
+
+// keySWIndexRev records the last revision of the software feed folded into
+// the title index.
+var keySWIndexRev = []byte("meta/swindex/rev")
+
+// TitleIndexer keeps software title CIs and the title → hosts index (sh/)
+// in step with the hosts' software records, following the change feed in
+// bounded batches so that no transaction exceeds the store's limits. It is
+// a singleton job: run one per cluster.
+type TitleIndexer struct {
+	st   store.Store
+	log  *slog.Logger
+	done atomic.Int64
+	// BatchOps caps the writes per transaction (default 100).
+	BatchOps int
+}
+
+// NewTitleIndexer returns an indexer over st.
+func NewTitleIndexer(st store.Store, log *slog.Logger) *TitleIndexer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &TitleIndexer{st: st, log: log.With("component", "title-indexer"), BatchOps: 100}
+}
+
+// Done returns the last store revision folded into the index.
+func (x *TitleIndexer) Done() int64 { return x.done.Load() }
+
+type titleOp struct {
+	title, host string
+	item        *Installed // nil: delete the index entry
+}
+
+// Run follows the feed until ctx ends.
+func (x *TitleIndexer) Run(ctx context.Context) error {
+	from, err := x.progress(ctx)
+	if err != nil {
+		return err
+	}
+	x.done.Store(from)
+	for {
+		err := x.follow(ctx, from)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, store.ErrCompacted) {
+			x.log.Warn("software feed compacted; rebuilding the title index from the records")
+			if from, err = x.rebuild(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (x *TitleIndexer) progress(ctx context.Context) (int64, error) {
+	v, err := x.st.Get(ctx, keySWIndexRev)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(v), 10, 64)
+}
+
+func (x *TitleIndexer) follow(ctx context.Context, from int64) error {
+	ch, err := x.st.Watch(ctx, []byte(PrefixSoftware), from)
+	if err != nil {
+		return err
+	}
+	var ops []titleOp
+	var doneRev int64
+	for ev := range ch {
+		if ev.Err != nil {
+			return ev.Err
+		}
+		host := string(ev.Key[len(PrefixSoftware):])
+		var before, after SoftwareRecord
+		if ev.Prev != nil {
+			if err := Decode(ev.Prev, &before); err != nil {
+				return err
+			}
+		}
+		if ev.Type == store.EventPut {
+			if err := Decode(ev.Value, &after); err != nil {
+				return err
+			}
+		}
+		ops = append(ops, titleOps(host, before.Items, after.Items)...)
+		if ev.Last {
+			doneRev = ev.Rev
+			if len(ch) == 0 || len(ops) >= 4*x.BatchOps {
+				if err := x.flush(ctx, ops, doneRev); err != nil {
+					return err
+				}
+				ops = ops[:0]
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// titleOps lists the index changes from one software record to the next.
+func titleOps(host string, before, after []Installed) []titleOp {
+	old := make(map[string]Installed, len(before))
+	for _, it := range before {
+		if _, dup := old[it.Title]; !dup {
+			old[it.Title] = it
+		}
+	}
+	var ops []titleOp
+	seen := make(map[string]bool, len(after))
+	for i := range after {
+		it := after[i]
+		if seen[it.Title] {
+			continue // one index entry per title and host: the first package
+		}
+		seen[it.Title] = true
+		if o, ok := old[it.Title]; ok && o == it {
+			continue
+		}
+		ops = append(ops, titleOp{title: it.Title, host: host, item: &after[i]})
+	}
+	for t := range old {
+		if !seen[t] {
+			ops = append(ops, titleOp{title: t, host: host})
+		}
+	}
+	return ops
+}
+
+// flush writes ops in transactions of at most BatchOps writes, the last
+// one recording rev as done.
+func (x *TitleIndexer) flush(ctx context.Context, ops []titleOp, rev int64) error {
+	per := max(1, x.BatchOps/5) // a new title costs up to 5 writes
+	for len(ops) > 0 || rev > 0 {
+		n := min(per, len(ops))
+		chunk := ops[:n]
+		ops = ops[n:]
+		last := len(ops) == 0
+		_, err := x.st.Update(ctx, func(stx store.Txn) error {
+			tx := NewTx(ctx, stx, "system:title-indexer", time.Now())
+			for _, op := range chunk {
+				id := TitleID(op.title)
+				if op.item == nil {
+					if err := stx.Delete(titleHostKey(id, op.host)); err != nil {
+						return err
+					}
+					continue
+				}
+				if _, err := tx.CI(id); errors.Is(err, ErrNotFound) {
+					title := &CI{ID: id, Class: ClassSoftware, Name: op.title, State: "use",
+						Attrs: map[string]Attr{"publisher": {Value: op.item.Publisher, Source: SourceAgent, Updated: tx.Now()}}}
+					if op.item.Publisher == "" {
+						title.Attrs = nil
+					}
+					if _, err := tx.PutCI(nil, title); err != nil {
+						return err
+					}
+				} else if err != nil {
+					return err
+				}
+				v, err := Encode(op.item)
+				if err != nil {
+					return err
+				}
+				if err := stx.Put(titleHostKey(id, op.host), v); err != nil {
+					return err
+				}
+			}
+			if last && rev > 0 {
+				return stx.Put(keySWIndexRev, []byte(strconv.FormatInt(rev, 10)))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("title index batch: %w", err)
+		}
+		if last {
+			if rev > 0 {
+				x.done.Store(rev)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// rebuild folds every software record into the index again and returns
+// the revision it read them at.
+func (x *TitleIndexer) rebuild(ctx context.Context) (int64, error) {
+	rev, err := x.st.Rev(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var after []byte
+	for {
+		kvs, err := x.st.Scan(ctx, store.Range{Prefix: []byte(PrefixSoftware), After: after, Limit: 100})
+		if err != nil {
+			return 0, err
+		}
+		if len(kvs) == 0 {
+			break
+		}
+		for _, kv := range kvs {
+			var rec SoftwareRecord
+			if err := Decode(kv.Value, &rec); err != nil {
+				return 0, err
+			}
+			if err := x.flush(ctx, titleOps(string(kv.Key[len(PrefixSoftware):]), nil, rec.Items), 0); err != nil {
+				return 0, err
+			}
+		}
+		after = kvs[len(kvs)-1].Key
+	}
+	return rev, x.flush(ctx, nil, rev)
+}

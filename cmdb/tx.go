@@ -1,0 +1,457 @@
+package cmdb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"time"
+
+	"parc/cmdb/store"
+)
+
+// Tx applies graph changes inside one store transaction, keeping the
+// indexes and the history in step with the records. Every write path of the
+// CMDB goes through a Tx, so a change and its history commit together.
+type Tx struct {
+	tx    store.Txn
+	ctx   context.Context
+	actor string
+	now   time.Time
+	n     int
+}
+
+// NewTx wraps tx. actor and now are recorded in every history entry.
+func NewTx(ctx context.Context, tx store.Txn, actor string, now time.Time) *Tx {
+	return &Tx{tx: tx, ctx: ctx, actor: actor, now: now.UTC()}
+}
+
+// Store returns the underlying transaction, for module records that live
+// beside the graph.
+func (t *Tx) Store() store.Txn { return t.tx }
+
+// Now returns the transaction's time.
+func (t *Tx) Now() time.Time { return t.now }
+
+// Actor returns who the transaction acts for.
+func (t *Tx) Actor() string { return t.actor }
+
+// CI loads a CI, or ErrNotFound.
+func (t *Tx) CI(id string) (*CI, error) { return loadCI(t.ctx, t.tx, id) }
+
+func loadCI(ctx context.Context, r store.Reader, id string) (*CI, error) {
+	v, err := r.Get(ctx, ciKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("CI %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load CI %s: %w", id, err)
+	}
+	ci := &CI{}
+	if err := Decode(v, ci); err != nil {
+		return nil, fmt.Errorf("load CI %s: %w", id, err)
+	}
+	return ci, nil
+}
+
+// PutCI writes ci. old is its previous state (nil for a new CI). Indexes
+// follow the change and one history entry lists every changed field. When
+// nothing changed, nothing is written and PutCI returns false.
+func (t *Tx) PutCI(old, ci *CI) (bool, error) {
+	if ci.ID == "" || ci.Class == "" {
+		return false, fmt.Errorf("put CI: id and class are required: %w", ErrInvalid)
+	}
+	var changes []Change
+	kind := HistUpdated
+	if old == nil {
+		kind = HistCreated
+		if ci.Created.IsZero() {
+			ci.Created = t.now
+		}
+		changes = ciChanges(&CI{}, ci)
+	} else {
+		changes = ciChanges(old, ci)
+		if len(changes) == 0 {
+			return false, nil
+		}
+		ci.Created = old.Created
+	}
+	ci.Updated = t.now
+	v, err := Encode(ci)
+	if err != nil {
+		return false, err
+	}
+	if err := t.tx.Put(ciKey(ci.ID), v); err != nil {
+		return false, fmt.Errorf("put CI %s: %w", ci.ID, err)
+	}
+	if err := t.reindex(old, ci); err != nil {
+		return false, err
+	}
+	return true, t.AddHistory(HistoryEntry{CI: ci.ID, Kind: kind, Changes: changes})
+}
+
+func (t *Tx) reindex(old, ci *CI) error {
+	var oldClass, oldName string
+	var oldIdents map[string][]string
+	if old != nil {
+		oldClass, oldName, oldIdents = old.Class, old.Name, old.Identifiers
+	}
+	if oldClass != ci.Class {
+		if oldClass != "" {
+			if err := t.tx.Delete(classKey(oldClass, ci.ID)); err != nil {
+				return err
+			}
+		}
+		if err := t.tx.Put(classKey(ci.Class, ci.ID), nil); err != nil {
+			return err
+		}
+	}
+	if nameIndex(oldName) != nameIndex(ci.Name) {
+		if oldName != "" {
+			if err := t.tx.Delete(nameKey(oldName, ci.ID)); err != nil {
+				return err
+			}
+		}
+		if ci.Name != "" {
+			if err := t.tx.Put(nameKey(ci.Name, ci.ID), nil); err != nil {
+				return err
+			}
+		}
+	}
+	for kind, vals := range oldIdents {
+		for _, v := range vals {
+			if !slices.Contains(ci.Identifiers[kind], v) {
+				if err := t.tx.Delete(identKey(kind, v, ci.ID)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for kind, vals := range ci.Identifiers {
+		for _, v := range vals {
+			if !slices.Contains(oldIdents[kind], v) {
+				if err := t.tx.Put(identKey(kind, v, ci.ID), nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// AddHistory appends a history entry stamped with the transaction's actor
+// and time.
+func (t *Tx) AddHistory(e HistoryEntry) error {
+	e.At, e.Actor = t.now, t.actor
+	v, err := Encode(e)
+	if err != nil {
+		return err
+	}
+	t.n++
+	return t.tx.Put(historyKey(e.CI, t.now, t.n), v)
+}
+
+// FindIdent returns the ids of CIs that carry identifier kind=value.
+func (t *Tx) FindIdent(kind, value string) ([]string, error) {
+	return findIdent(t.ctx, t.tx, kind, value)
+}
+
+func findIdent(ctx context.Context, r store.Reader, kind, value string) ([]string, error) {
+	kvs, err := r.Scan(ctx, store.Range{Prefix: identPrefix(kind, value), Limit: 64})
+	if err != nil {
+		return nil, fmt.Errorf("find %s=%s: %w", kind, value, err)
+	}
+	ids := make([]string, 0, len(kvs))
+	for _, kv := range kvs {
+		ids = append(ids, lastSegment(kv.Key))
+	}
+	return ids, nil
+}
+
+// Rel loads the relationship from -typ-> to, or ErrNotFound.
+func (t *Tx) Rel(from, typ, to string) (*Relationship, error) {
+	v, err := t.tx.Get(t.ctx, relOutKey(from, typ, to))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("relationship %s %s %s: %w", from, typ, to, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &Relationship{}
+	return r, Decode(v, r)
+}
+
+// PutRel creates or updates a relationship. A new relationship, or a change
+// of its attributes or source, is recorded in the history of both ends. A
+// sighting that changes only LastSeen and Observations is written without
+// history; an identical one writes nothing.
+func (t *Tx) PutRel(r Relationship) error {
+	old, err := t.Rel(r.From, r.Type, r.To)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if old == nil {
+		if r.FirstSeen.IsZero() {
+			r.FirstSeen = t.now
+		}
+		if r.LastSeen.IsZero() {
+			r.LastSeen = r.FirstSeen
+		}
+		if err := t.writeRel(r, true); err != nil {
+			return err
+		}
+		return t.relHistory(r.From, r.Type, r.To, HistRelAdded, mapChanges(nil, r.Attrs))
+	}
+	r.FirstSeen = old.FirstSeen
+	if r.LastSeen.IsZero() {
+		r.LastSeen = old.LastSeen
+	}
+	changes := mapChanges(old.Attrs, r.Attrs)
+	if old.Source != r.Source {
+		changes = append(changes, Change{Field: "source", Before: old.Source, After: r.Source})
+	}
+	if len(changes) == 0 {
+		if old.LastSeen.Equal(r.LastSeen) && old.Observations == r.Observations {
+			return nil
+		}
+		return t.writeRel(r, false)
+	}
+	if err := t.writeRel(r, false); err != nil {
+		return err
+	}
+	return t.relHistory(r.From, r.Type, r.To, HistRelUpdated, changes)
+}
+
+func (t *Tx) relHistory(from, typ, to, kind string, changes []Change) error {
+	if err := t.AddHistory(HistoryEntry{CI: from, Kind: kind, Rel: typ + ":" + to, Changes: changes}); err != nil {
+		return err
+	}
+	return t.AddHistory(HistoryEntry{CI: to, Kind: kind, Rel: typ + "<-" + from, Changes: changes})
+}
+
+func (t *Tx) writeRel(r Relationship, isNew bool) error {
+	v, err := Encode(r)
+	if err != nil {
+		return err
+	}
+	if err := t.tx.Put(relOutKey(r.From, r.Type, r.To), v); err != nil {
+		return err
+	}
+	if isNew {
+		return t.tx.Put(relInKey(r.To, r.Type, r.From), nil)
+	}
+	return nil
+}
+
+// DeleteRel removes a relationship and records it in both ends' history.
+// Removing an absent relationship does nothing.
+func (t *Tx) DeleteRel(from, typ, to string) error {
+	old, err := t.Rel(from, typ, to)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.tx.Delete(relOutKey(from, typ, to)); err != nil {
+		return err
+	}
+	if err := t.tx.Delete(relInKey(to, typ, from)); err != nil {
+		return err
+	}
+	return t.relHistory(from, typ, to, HistRelRemoved, mapChanges(old.Attrs, nil))
+}
+
+// OutRels returns the stored relationships whose source is id, of type typ
+// ("" for all types).
+func (t *Tx) OutRels(id, typ string) ([]Relationship, error) {
+	return scanRels(t.ctx, t.tx, id, typ)
+}
+
+func scanRels(ctx context.Context, r store.Reader, id, typ string) ([]Relationship, error) {
+	p := PrefixRelOut + id + "/"
+	if typ != "" {
+		p += typ + "/"
+	}
+	kvs, err := r.Scan(ctx, store.Range{Prefix: []byte(p)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Relationship, 0, len(kvs))
+	for _, kv := range kvs {
+		var rel Relationship
+		if err := Decode(kv.Value, &rel); err != nil {
+			return nil, fmt.Errorf("relationship %s: %w", kv.Key, err)
+		}
+		out = append(out, rel)
+	}
+	return out, nil
+}
+
+// Software returns a host's software record (empty when none).
+func (t *Tx) Software(host string) (SoftwareRecord, []byte, error) {
+	return loadSoftware(t.ctx, t.tx, host)
+}
+
+func loadSoftware(ctx context.Context, r store.Reader, host string) (SoftwareRecord, []byte, error) {
+	var rec SoftwareRecord
+	v, err := r.Get(ctx, softwareKey(host))
+	if errors.Is(err, store.ErrNotFound) {
+		return rec, nil, nil
+	}
+	if err != nil {
+		return rec, nil, err
+	}
+	return rec, v, Decode(v, &rec)
+}
+
+// PutSoftware replaces a host's software record and records what changed in
+// the host's history: every added, removed and changed package by name, or
+// only counts when the list is long (a first inventory).
+func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
+	old, raw, err := t.Software(host)
+	if err != nil {
+		return false, err
+	}
+	v, err := Encode(rec)
+	if err != nil {
+		return false, err
+	}
+	if bytes.Equal(raw, v) {
+		return false, nil
+	}
+	if err := t.tx.Put(softwareKey(host), v); err != nil {
+		return false, fmt.Errorf("put software of %s: %w", host, err)
+	}
+	changes := SoftwareChanges(old.Items, rec.Items, 200)
+	return true, t.AddHistory(HistoryEntry{CI: host, Kind: HistUpdated, Changes: changes})
+}
+
+// SoftwareChanges lists the differences between two sorted software lists
+// as history changes, one per package (field "software:NAME[:ARCH]"), or a
+// summary when more than limit packages differ.
+func SoftwareChanges(before, after []Installed, limit int) []Change {
+	type key struct{ name, arch string }
+	idx := func(items []Installed) map[key]Installed {
+		m := make(map[key]Installed, len(items))
+		for _, it := range items {
+			m[key{it.Name, it.Arch}] = it
+		}
+		return m
+	}
+	b, a := idx(before), idx(after)
+	var changes []Change
+	var added, removed, changed int
+	field := func(k key) string {
+		if k.arch == "" {
+			return "software:" + k.name
+		}
+		return "software:" + k.name + ":" + k.arch
+	}
+	for k, ai := range a {
+		bi, ok := b[k]
+		switch {
+		case !ok:
+			added++
+			changes = append(changes, Change{Field: field(k), After: ai.Version})
+		case bi.Version != ai.Version:
+			changed++
+			changes = append(changes, Change{Field: field(k), Before: bi.Version, After: ai.Version})
+		}
+	}
+	for k, bi := range b {
+		if _, ok := a[k]; !ok {
+			removed++
+			changes = append(changes, Change{Field: field(k), Before: bi.Version})
+		}
+	}
+	if len(changes) > limit {
+		return []Change{{Field: "software", Before: int64(len(before)), After: int64(len(after))},
+			{Field: "software.added", After: int64(added)},
+			{Field: "software.removed", After: int64(removed)},
+			{Field: "software.changed", After: int64(changed)}}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Field < changes[j].Field })
+	return changes
+}
+
+// ciChanges returns the field changes from a to b, sorted by field.
+func ciChanges(a, b *CI) []Change {
+	var out []Change
+	str := func(f, x, y string) {
+		if x != y {
+			out = append(out, Change{Field: f, Before: nilIfEmpty(x), After: nilIfEmpty(y)})
+		}
+	}
+	str("class", a.Class, b.Class)
+	str("subclass", a.Subclass, b.Subclass)
+	str("name", a.Name, b.Name)
+	str("state", a.State, b.State)
+	for k := range union(a.Attrs, b.Attrs) {
+		av, aok := a.Attrs[k]
+		bv, bok := b.Attrs[k]
+		if aok != bok || !reflect.DeepEqual(Canon(av.Value), Canon(bv.Value)) {
+			out = append(out, Change{Field: "attrs." + k, Before: valueOrNil(av, aok), After: valueOrNil(bv, bok)})
+		} else if av.Source != bv.Source {
+			out = append(out, Change{Field: "attrs." + k + ".source", Before: av.Source, After: bv.Source})
+		}
+	}
+	for k := range union(a.Identifiers, b.Identifiers) {
+		if !slices.Equal(a.Identifiers[k], b.Identifiers[k]) {
+			out = append(out, Change{Field: "identifiers." + k, Before: sliceOrNil(a.Identifiers[k]), After: sliceOrNil(b.Identifiers[k])})
+		}
+	}
+	for k := range union(a.Flags, b.Flags) {
+		if a.Flags[k] != b.Flags[k] {
+			out = append(out, Change{Field: "flags." + k, Before: a.Flags[k], After: b.Flags[k]})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+func mapChanges(a, b map[string]string) []Change {
+	var out []Change
+	for k := range union(a, b) {
+		if a[k] != b[k] {
+			out = append(out, Change{Field: k, Before: nilIfEmpty(a[k]), After: nilIfEmpty(b[k])})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+func union[V any](a, b map[string]V) map[string]struct{} {
+	m := make(map[string]struct{}, len(a)+len(b))
+	for k := range a {
+		m[k] = struct{}{}
+	}
+	for k := range b {
+		m[k] = struct{}{}
+	}
+	return m
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func valueOrNil(a Attr, ok bool) any {
+	if !ok {
+		return nil
+	}
+	return a.Value
+}
+
+func sliceOrNil(s []string) any {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}

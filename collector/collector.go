@@ -1,0 +1,242 @@
+// Package collector is the server runtime of parc-collector: it opens the
+// store, runs the agent gRPC service, the REST API, the web UI, metrics and
+// health endpoints, and the background jobs (title index, sweeps).
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"parc/cmdb"
+	"parc/cmdb/reconcile"
+	"parc/cmdb/store"
+	"parc/cmdb/store/badgerstore"
+	"parc/collector/agentsvc"
+	"parc/collector/api"
+	"parc/collector/ui"
+	parcv1 "parc/proto/parc/v1"
+)
+
+// Config is the collector's configuration.
+type Config struct {
+	// DataDir holds the embedded store and the collector's files.
+	DataDir string
+	// Store selects the backend: "badger:DIR" (default: DataDir/db).
+	Store string
+	// AgentAddr is the gRPC address agents connect to.
+	AgentAddr string
+	// APIAddr serves the REST API, the UI, /metrics, /healthz and /readyz.
+	APIAddr string
+	// Rules is the identification order, comma separated ("" for default).
+	Rules string
+	// Insecure serves agents over plaintext gRPC (development only).
+	Insecure bool
+	Logger   *slog.Logger
+	// Ready, when set, receives the bound addresses once both listeners
+	// are up (tests listen on port 0).
+	Ready func(agentAddr, apiAddr string)
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("--data is required")
+	}
+	if c.Store == "" {
+		c.Store = "badger:" + filepath.Join(c.DataDir, "db")
+	}
+	if !strings.HasPrefix(c.Store, "badger:") {
+		return fmt.Errorf("--store %q: want badger:DIR", c.Store)
+	}
+	if c.AgentAddr == "" {
+		c.AgentAddr = "127.0.0.1:7443"
+	}
+	if c.APIAddr == "" {
+		c.APIAddr = "127.0.0.1:7080"
+	}
+	for _, a := range []string{c.AgentAddr, c.APIAddr} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("address %q: %v", a, err)
+		}
+	}
+	if c.Rules != "" {
+		if _, err := reconcile.ParseRules(c.Rules); err != nil {
+			return fmt.Errorf("--identify: %w", err)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// OpenStore opens the store a --store value names.
+func OpenStore(spec string, log *slog.Logger) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(spec, "badger:"):
+		dir := strings.TrimPrefix(spec, "badger:")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		return badgerstore.Open(dir, badgerstore.Options{Logger: log, SyncWrites: true})
+	}
+	return nil, fmt.Errorf("unknown store %q", spec)
+}
+
+// Run runs the collector until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := OpenStore(cfg.Store, log.With("component", "store"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	var rules []string
+	if cfg.Rules != "" {
+		rules, _ = reconcile.ParseRules(cfg.Rules)
+	}
+	engine := reconcile.New(st, reconcile.Config{Rules: rules, Logger: log.With("component", "reconcile")})
+	graph := cmdb.NewGraph(st)
+	m := newMetrics()
+
+	gsrv := grpc.NewServer(
+		grpc.MaxRecvMsgSize(16<<20),
+		grpc.MaxConcurrentStreams(10000),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 30 * time.Second, PermitWithoutStream: true}),
+	)
+	parcv1.RegisterAgentServiceServer(gsrv, agentsvc.New(agentsvc.Config{
+		Engine: engine, Logger: log.With("component", "agentsvc"), Observe: m.observe,
+	}))
+
+	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api")})
+	indexer := cmdb.NewTitleIndexer(st, log)
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parc_software_index_pending_revisions",
+		Help: "Store revisions not yet folded into the software title index.",
+	}, func() float64 {
+		rev, _ := st.Rev(context.Background())
+		return float64(max(0, rev-indexer.Done()))
+	}))
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiSrv.Handler())
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := st.Rev(r.Context()); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("/", ui.Handler())
+	hsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+
+	agentLn, err := net.Listen("tcp", cfg.AgentAddr)
+	if err != nil {
+		return fmt.Errorf("agent listener: %w", err)
+	}
+	apiLn, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		agentLn.Close()
+		return fmt.Errorf("API listener: %w", err)
+	}
+	log.Info("collector listening", "agents", agentLn.Addr().String(), "api", "http://"+apiLn.Addr().String(), "store", cfg.Store)
+	if cfg.Ready != nil {
+		cfg.Ready(agentLn.Addr().String(), apiLn.Addr().String())
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	wg.Add(3)
+	go func() { defer wg.Done(); errc <- gsrv.Serve(agentLn) }()
+	go func() {
+		defer wg.Done()
+		if err := hsrv.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := indexer.Run(ctx); err != nil {
+			errc <- fmt.Errorf("title indexer: %w", err)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("collector stopping", "err", err)
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	_ = hsrv.Shutdown(sctx)
+	stopped := make(chan struct{})
+	go func() { gsrv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		gsrv.Stop()
+	}
+	wg.Wait()
+	return err
+}
+
+type metrics struct {
+	reg     *prometheus.Registry
+	reports *prometheus.CounterVec
+	apply   prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parc_reports_total", Help: "Agent reports applied, by kind and outcome.",
+		}, []string{"kind", "outcome"}),
+		apply: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parc_report_apply_seconds", Help: "Time to reconcile one report.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+	}
+	m.reg.MustRegister(m.reports, m.apply, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observe(r *reconcile.Report, res reconcile.Result, took time.Duration) {
+	kind := map[reconcile.Kind]string{reconcile.Full: "full", reconcile.Delta: "delta", reconcile.Heartbeat: "heartbeat"}[r.Kind]
+	outcome := "applied"
+	switch {
+	case res.Replayed:
+		outcome = "replayed"
+	case res.Changed == 0:
+		outcome = "unchanged"
+	}
+	m.reports.WithLabelValues(kind, outcome).Inc()
+	m.apply.Observe(took.Seconds())
+}
