@@ -23,7 +23,8 @@ type Options struct {
 	// background errors. Nil discards them.
 	Logger *slog.Logger
 	// InMemory keeps everything in memory and ignores dir. For benchmarks
-	// only: tests use a real directory.
+	// only (a transaction's feed record may not exceed 1 MiB): tests use a
+	// real directory.
 	InMemory bool
 	// FeedRetention is how many recent revisions Watch can replay
 	// (default 100000). Older ones are compacted away.
@@ -106,7 +107,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithNumCompactors(2).
 		WithValueLogFileSize(128 << 20)
 	if opts.InMemory {
-		bo = bo.WithDir("").WithValueDir("").WithInMemory(true)
+		// Without a value log, no entry may exceed 1 MiB: fine for
+		// benchmarks, not for the largest transactions.
+		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).
+			WithMemTableSize(64 << 20).WithValueThreshold(1 << 20)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {

@@ -1,0 +1,111 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"parc/cmdb/store"
+)
+
+func TestReopenKeepsRevAndFeed(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := s.Update(ctx, func(tx store.Txn) error { return tx.Put([]byte("a"), []byte("1")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if r, _ := s.Rev(ctx); r != rev {
+		t.Fatalf("Rev after reopen = %d, want %d", r, rev)
+	}
+	rev2, err := s.Update(ctx, func(tx store.Txn) error { return tx.Put([]byte("a"), []byte("2")) })
+	if err != nil || rev2 != rev+1 {
+		t.Fatalf("Update after reopen = %d, %v; want %d", rev2, err, rev+1)
+	}
+	ch, err := s.Watch(ctx, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int64{rev, rev2} {
+		if ev := <-ch; ev.Rev != want || ev.Err != nil {
+			t.Fatalf("event %+v, want rev %d", ev, want)
+		}
+	}
+}
+
+func TestAutoCompaction(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir(), Options{FeedRetention: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 30 {
+		if _, err := s.Update(ctx, func(tx store.Txn) error { return tx.Put([]byte("a"), []byte("x")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.compacted.Load() < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("compacted = %d, want >= 10", s.compacted.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ch, _ := s.Watch(ctx, nil, 1)
+	if ev := <-ch; !errors.Is(ev.Err, store.ErrCompacted) {
+		t.Fatalf("Watch(1) = %+v, want ErrCompacted", ev)
+	}
+	ch, _ = s.Watch(ctx, nil, 25)
+	if ev := <-ch; ev.Err != nil || ev.Rev != 26 {
+		t.Fatalf("Watch(25) = %+v, want rev 26", ev)
+	}
+}
+
+func TestLocker(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	l1, err := s.Campaign(ctx, "job", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.Campaign(short, "job", time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Campaign = %v, want deadline exceeded", err)
+	}
+	if _, err := s.Campaign(ctx, "other", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := l1.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l1.Done():
+	default:
+		t.Fatal("Done not closed after Resign")
+	}
+	l2, err := s.Campaign(ctx, "job", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case <-l2.Done():
+	case <-time.After(time.Second):
+		t.Fatal("Done not closed after Close")
+	}
+}
