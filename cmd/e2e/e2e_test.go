@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"parc/collector/apiclient"
+)
+
+// bins holds the binaries built once for the package's tests.
+var bins string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "parc-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/parc-agent", "./cmd/parc-collector", "./cmd/parc")
+	cmd.Dir = "../.."
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	bins = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// collectorProc is a running parc-collector.
+type collectorProc struct {
+	cmd       *exec.Cmd
+	data      string
+	agentAddr string
+	apiAddr   string
+	log       string
+}
+
+// startCollector runs the real collector binary on free loopback ports.
+func startCollector(t *testing.T, extra ...string) *collectorProc {
+	t.Helper()
+	c := &collectorProc{data: t.TempDir(), agentAddr: freeAddr(t), apiAddr: freeAddr(t)}
+	c.log = filepath.Join(t.TempDir(), "collector.log")
+	logf, err := os.Create(c.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--data", c.data, "--agent-addr", c.agentAddr, "--api-addr", c.apiAddr}, extra...)
+	c.cmd = exec.Command(filepath.Join(bins, "parc-collector"), args...)
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(c.log)
+			t.Logf("collector log:\n%s", b)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get("http://" + c.apiAddr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return c
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(c.log)
+	t.Fatalf("collector not ready:\n%s", b)
+	return nil
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bins, name), args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// dpkgCount is how many packages `dpkg-query -W` lists as installed.
+func dpkgCount(t *testing.T) int {
+	t.Helper()
+	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Status}\n").Output()
+	if err != nil {
+		t.Skipf("no dpkg on this machine: %v", err)
+	}
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if l == "installed" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAgentReportsThisMachine runs the real agent against the real
+// collector over loopback and checks the host CI and its software.
+func TestAgentReportsThisMachine(t *testing.T) {
+	want := dpkgCount(t)
+	c := startCollector(t, "--insecure-dev")
+	run(t, "parc-agent", "--collector", c.agentAddr, "--state-dir", t.TempDir(), "--once")
+
+	hostname, _ := os.Hostname()
+	api := apiclient.New("http://"+c.apiAddr, "")
+	var view struct {
+		CI struct {
+			ID    string `json:"id"`
+			Class string `json:"class"`
+		} `json:"ci"`
+		Edges []struct {
+			Type      string            `json:"type"`
+			Direction string            `json:"direction"`
+			Attrs     map[string]string `json:"attrs"`
+		} `json:"edges"`
+	}
+	if err := api.Get(context.Background(), "/cis/"+hostname, &view); err != nil {
+		t.Fatalf("host CI %s: %v", hostname, err)
+	}
+	if view.CI.Class != "computer" {
+		t.Errorf("class = %q", view.CI.Class)
+	}
+	installed, contains := 0, 0
+	for _, e := range view.Edges {
+		switch e.Type {
+		case "installed_on":
+			installed++
+			if e.Attrs["version"] == "" {
+				t.Errorf("installed_on without a version: %v", e.Attrs)
+			}
+		case "contains":
+			contains++
+		}
+	}
+	if installed != want {
+		t.Errorf("host has %d installed software titles, dpkg-query -W lists %d installed packages", installed, want)
+	}
+	if contains == 0 {
+		t.Error("host contains no components (cpu, disks, NICs)")
+	}
+
+	// The CLI reads the same thing.
+	out := run(t, "parc", "--api", "http://"+c.apiAddr, "ci", "list", "--class", "computer")
+	if !strings.Contains(out, hostname) {
+		t.Errorf("parc ci list does not show %s:\n%s", hostname, out)
+	}
+	out = run(t, "parc", "--api", "http://"+c.apiAddr, "ci", "show", hostname, "-o", "json")
+	if !strings.Contains(out, `"installed_on"`) {
+		t.Errorf("parc ci show -o json lacks installed_on edges")
+	}
+	out = run(t, "parc", "--api", "http://"+c.apiAddr, "ci", "history", hostname)
+	if !strings.Contains(out, "created") {
+		t.Errorf("parc ci history lacks the creation:\n%s", out)
+	}
+}
