@@ -1,0 +1,207 @@
+package cmdb
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"parc/cmdb/store"
+)
+
+// Direction of an impact traversal.
+type Direction string
+
+const (
+	// Downstream follows what relies on the start CIs: their dependants,
+	// the blast radius of a failure or change.
+	Downstream Direction = "downstream"
+	// Upstream follows what the start CIs rely on.
+	Upstream Direction = "upstream"
+	// Both follows both.
+	Both Direction = "both"
+)
+
+// reliesOnTarget says, per relationship type, whether the relationship's
+// From relies on its To (true: depends_on, runs_on, contains) or the
+// reverse (false: provides). Types not listed are not traversed unless
+// named in ImpactOptions.Types, and then they count as From relies on To.
+var reliesOnTarget = map[string]bool{
+	RelDependsOn: true,
+	RelRunsOn:    true,
+	RelContains:  true,
+	RelProvides:  false,
+}
+
+// ImpactOptions shapes a traversal.
+type ImpactOptions struct {
+	Direction Direction
+	// Types limits the relationship types followed (default: depends_on,
+	// runs_on, contains, provides).
+	Types []string
+	// Depth is the most hops from a start CI (default 3, at most 10).
+	Depth int
+	// Limit caps the CIs returned (default 10000).
+	Limit int
+	// Classes, when set, keeps only reached CIs of these classes in the
+	// result (traversal still passes through the others).
+	Classes []string
+}
+
+// ImpactNode is one CI reached by a traversal.
+type ImpactNode struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Class    string `json:"class"`
+	Subclass string `json:"subclass,omitempty"`
+	Depth    int    `json:"depth"`
+	// Path is the shortest chain of CI ids from a start CI to this one.
+	Path []string `json:"path"`
+	// Via is the relationship type of the last hop.
+	Via string `json:"via"`
+}
+
+// ImpactResult is the outcome of a traversal.
+type ImpactResult struct {
+	Start []string       `json:"start"`
+	Nodes []ImpactNode   `json:"nodes"`
+	Count map[string]int `json:"count_by_class"`
+	// Truncated is true when Limit cut the traversal short.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Impact walks the graph breadth-first from the start CIs and returns every
+// CI reached within the depth, each with its shortest path.
+func (g *Graph) Impact(ctx context.Context, start []string, o ImpactOptions) (*ImpactResult, error) {
+	if o.Direction == "" {
+		o.Direction = Downstream
+	}
+	if o.Direction != Downstream && o.Direction != Upstream && o.Direction != Both {
+		return nil, fmt.Errorf("direction %q: want upstream, downstream or both: %w", o.Direction, ErrInvalid)
+	}
+	if o.Depth <= 0 {
+		o.Depth = 3
+	}
+	if o.Depth > 10 {
+		return nil, fmt.Errorf("depth %d: at most 10: %w", o.Depth, ErrInvalid)
+	}
+	if o.Limit <= 0 {
+		o.Limit = 10000
+	}
+	types := map[string]bool{}
+	if len(o.Types) == 0 {
+		for t := range reliesOnTarget {
+			types[t] = true
+		}
+	}
+	for _, t := range o.Types {
+		types[t] = true
+	}
+	keepClass := map[string]bool{}
+	for _, c := range o.Classes {
+		keepClass[c] = true
+	}
+	res := &ImpactResult{Start: start, Count: map[string]int{}}
+	err := g.st.View(ctx, func(rd store.Reader) error {
+		type item struct {
+			id   string
+			path []string
+		}
+		seen := map[string]bool{}
+		var frontier []item
+		for _, id := range start {
+			if _, err := loadCI(ctx, rd, id); err != nil {
+				return err
+			}
+			seen[id] = true
+			frontier = append(frontier, item{id: id, path: []string{id}})
+		}
+		for depth := 1; depth <= o.Depth && len(frontier) > 0; depth++ {
+			var next []item
+			for _, it := range frontier {
+				nbrs, err := neighbours(ctx, rd, it.id, o.Direction, types)
+				if err != nil {
+					return err
+				}
+				for _, nb := range nbrs {
+					if seen[nb.id] {
+						continue
+					}
+					seen[nb.id] = true
+					path := append(append([]string(nil), it.path...), nb.id)
+					ci, err := loadCI(ctx, rd, nb.id)
+					if err != nil {
+						return err
+					}
+					if len(keepClass) == 0 || keepClass[ci.Class] {
+						if len(res.Nodes) >= o.Limit {
+							res.Truncated = true
+							return nil
+						}
+						res.Nodes = append(res.Nodes, ImpactNode{ID: ci.ID, Name: ci.Name, Class: ci.Class, Subclass: ci.Subclass, Depth: depth, Path: path, Via: nb.via})
+						res.Count[ci.Class]++
+					}
+					next = append(next, item{id: nb.id, path: path})
+				}
+			}
+			frontier = next
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("impact of %s: %w", strings.Join(start, ","), err)
+	}
+	return res, nil
+}
+
+type neighbour struct{ id, via string }
+
+// neighbours lists the CIs one hop from id in the given direction.
+func neighbours(ctx context.Context, rd store.Reader, id string, dir Direction, types map[string]bool) ([]neighbour, error) {
+	var out []neighbour
+	// Outgoing edges id -T-> x: x is upstream of id when id relies on x.
+	outs, err := rd.Scan(ctx, store.Range{Prefix: []byte(PrefixRelOut + id + "/")})
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range outs {
+		typ, other, ok := splitRelKey(kv.Key, PrefixRelOut+id+"/")
+		if !ok || !types[typ] {
+			continue
+		}
+		relies, known := reliesOnTarget[typ]
+		if !known {
+			relies = true
+		}
+		if (relies && dir != Downstream) || (!relies && dir != Upstream) {
+			out = append(out, neighbour{other, typ})
+		}
+	}
+	ins, err := rd.Scan(ctx, store.Range{Prefix: []byte(PrefixRelIn + id + "/")})
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range ins {
+		typ, other, ok := splitRelKey(kv.Key, PrefixRelIn+id+"/")
+		if !ok || !types[typ] {
+			continue
+		}
+		relies, known := reliesOnTarget[typ]
+		if !known {
+			relies = true
+		}
+		// x -T-> id: x relies on id when relies, so x is downstream.
+		if (relies && dir != Upstream) || (!relies && dir != Downstream) {
+			out = append(out, neighbour{other, typ})
+		}
+	}
+	return out, nil
+}
+
+func splitRelKey(key []byte, prefix string) (typ, other string, ok bool) {
+	rest := strings.TrimPrefix(string(key), prefix)
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return "", "", false
+	}
+	return rest[:i], rest[i+1:], true
+}
