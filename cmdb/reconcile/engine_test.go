@@ -247,13 +247,13 @@ func TestBadReportsAreRejectedAndWriteNothing(t *testing.T) {
 	st := teststore.Open(t)
 	e := reconcile.New(st, reconcile.Config{})
 	cases := map[string]func(r *reconcile.Report){
-		"no agent id":        func(r *reconcile.Report) { r.AgentID = "" },
-		"agent id with /":    func(r *reconcile.Report) { r.AgentID = "a/b" },
-		"sequence zero":      func(r *reconcile.Report) { r.Seq = 0 },
-		"no boot id":         func(r *reconcile.Report) { r.BootID = "" },
-		"unknown kind":       func(r *reconcile.Report) { r.Kind = 9 },
+		"no agent id":         func(r *reconcile.Report) { r.AgentID = "" },
+		"agent id with /":     func(r *reconcile.Report) { r.AgentID = "a/b" },
+		"sequence zero":       func(r *reconcile.Report) { r.Seq = 0 },
+		"no boot id":          func(r *reconcile.Report) { r.BootID = "" },
+		"unknown kind":        func(r *reconcile.Report) { r.Kind = 9 },
 		"full without system": func(r *reconcile.Report) { delete(r.Sections, reconcile.SecSystem) },
-		"empty hostname":     func(r *reconcile.Report) { r.Inventory.System.Hostname = " " },
+		"empty hostname":      func(r *reconcile.Report) { r.Inventory.System.Hostname = " " },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
