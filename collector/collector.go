@@ -169,22 +169,25 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Ready(agentLn.Addr().String(), apiLn.Addr().String())
 	}
 
+	// Background jobs: add a module's job to this list.
+	jobs := []Job{
+		{Name: "software-title-index", Singleton: true, Run: indexer.Run},
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
-	wg.Add(3)
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() { defer wg.Done(); runJob(ctx, st, j, log) }()
+	}
+	wg.Add(2)
 	go func() { defer wg.Done(); errc <- gsrv.Serve(agentLn) }()
 	go func() {
 		defer wg.Done()
 		if err := hsrv.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := indexer.Run(ctx); err != nil {
-			errc <- fmt.Errorf("title indexer: %w", err)
 		}
 	}()
 	select {
