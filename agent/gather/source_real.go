@@ -1,0 +1,198 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/jaypipes/ghw"
+	"github.com/jaypipes/ghw/pkg/block"
+	"github.com/shirou/gopsutil/v4/common"
+	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/host"
+	"github.com/shirou/gopsutil/v4/mem"
+	"github.com/shirou/gopsutil/v4/net"
+
+	parcv1 "parc/proto/parc/v1"
+)
+
+// realSource reads the machine through ghw and gopsutil, both pointed at
+// root (ghw's chroot option, gopsutil's HOST_* environment context). Where
+// a library is slow or spawns tools, the per-OS helpers read /sys directly
+// (see source_linux.go).
+type realSource struct {
+	root string
+}
+
+// NewSource returns the Source of the machine whose filesystem is mounted at
+// root ("/" for this machine).
+func NewSource(root string) Source {
+	if root == "" {
+		root = "/"
+	}
+	return &realSource{root: root}
+}
+
+func (s *realSource) ctx(ctx context.Context) context.Context {
+	if s.root == "/" {
+		return ctx
+	}
+	return context.WithValue(ctx, common.EnvKey, common.EnvMap{
+		common.HostProcEnvKey: filepath.Join(s.root, "proc"),
+		common.HostSysEnvKey:  filepath.Join(s.root, "sys"),
+		common.HostEtcEnvKey:  filepath.Join(s.root, "etc"),
+		common.HostVarEnvKey:  filepath.Join(s.root, "var"),
+		common.HostRunEnvKey:  filepath.Join(s.root, "run"),
+		common.HostDevEnvKey:  filepath.Join(s.root, "dev"),
+		common.HostRootEnvKey: s.root,
+	})
+}
+
+func (s *realSource) path(p string) string { return filepath.Join(s.root, p) }
+
+func (s *realSource) Host(ctx context.Context) (*parcv1.System, error) {
+	ctx = s.ctx(ctx)
+	sys := &parcv1.System{Arch: runtime.GOARCH}
+	var errs []error
+	var err error
+	if sys.Hostname, err = s.hostname(); err != nil {
+		errs = append(errs, fmt.Errorf("hostname: %w", err))
+	}
+	if sys.OsName, sys.OsVersion, sys.OsFamily, err = s.platform(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("platform: %w", err))
+	}
+	if sys.Kernel, err = host.KernelVersionWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("kernel: %w", err))
+	}
+	if a, err := host.KernelArch(); err == nil && a != "" {
+		sys.Arch = a
+	}
+	sys.MachineId = s.machineID(ctx)
+	if bt, err := host.BootTimeWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("boot time: %w", err))
+	} else {
+		sys.BootTime = int64(bt)
+	}
+	if typ, role, err := host.VirtualizationWithContext(ctx); err == nil {
+		sys.VirtualizationType, sys.VirtualizationRole = typ, role
+	}
+	sys.Users = s.users(ctx)
+	return sys, errors.Join(errs...)
+}
+
+func (s *realSource) CPU(ctx context.Context) (*parcv1.CPU, error) {
+	info, err := ghw.CPU(ghw.WithChroot(s.root), ghw.WithDisableWarnings())
+	if err != nil {
+		return nil, fmt.Errorf("ghw cpu: %w", err)
+	}
+	c := &parcv1.CPU{
+		Sockets: uint32(len(info.Processors)),
+		Cores:   info.TotalCores,
+		Threads: info.TotalHardwareThreads,
+	}
+	if len(info.Processors) > 0 {
+		c.Vendor = info.Processors[0].Vendor
+		c.Model = info.Processors[0].Model
+	}
+	// ghw does not report the frequency; gopsutil does (cpuinfo_max_freq,
+	// else "cpu MHz"). Whole MHz only, so that the section hash is stable.
+	if ci, err := cpu.InfoWithContext(s.ctx(ctx)); err == nil && len(ci) > 0 {
+		c.Mhz = float64(int64(ci[0].Mhz))
+		if c.Model == "" {
+			c.Model = ci[0].ModelName
+		}
+	}
+	return c, nil
+}
+
+func (s *realSource) Memory(ctx context.Context) (*parcv1.Memory, error) {
+	vm, err := mem.VirtualMemoryWithContext(s.ctx(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("gopsutil memory: %w", err)
+	}
+	return &parcv1.Memory{TotalBytes: vm.Total}, nil
+}
+
+func (s *realSource) Disks(ctx context.Context) ([]*parcv1.Disk, error) {
+	info, err := ghw.Block(ghw.WithChroot(s.root), ghw.WithDisableWarnings(), ghw.WithDisableTools())
+	if err != nil {
+		return nil, fmt.Errorf("ghw block: %w", err)
+	}
+	var disks []*parcv1.Disk
+	for _, d := range info.Disks {
+		if skipDisk(d) {
+			continue
+		}
+		pd := &parcv1.Disk{
+			Name:       d.Name,
+			Model:      junk(d.Model),
+			Serial:     junk(d.SerialNumber),
+			Vendor:     junk(d.Vendor),
+			SizeBytes:  d.SizeBytes,
+			Type:       strings.ToLower(d.DriveType.String()),
+			Rotational: d.DriveType == block.DriveTypeHDD,
+		}
+		for _, p := range d.Partitions {
+			pd.Partitions = append(pd.Partitions, &parcv1.Partition{
+				Name: p.Name, SizeBytes: p.SizeBytes, FsType: junk(p.Type), MountPoint: p.MountPoint,
+			})
+		}
+		disks = append(disks, pd)
+	}
+	return disks, nil
+}
+
+// skipDisk drops block devices that are not disks: loop, ram and zram
+// devices.
+func skipDisk(d *block.Disk) bool {
+	if d.StorageController == block.StorageControllerLoop {
+		return true
+	}
+	for _, p := range []string{"loop", "ram", "zram"} {
+		if strings.HasPrefix(d.Name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *realSource) Filesystems(ctx context.Context) ([]*parcv1.Filesystem, error) {
+	ctx = s.ctx(ctx)
+	parts, err := disk.PartitionsWithContext(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("gopsutil partitions: %w", err)
+	}
+	var out []*parcv1.Filesystem
+	var errs []error
+	for _, p := range parts {
+		fs := &parcv1.Filesystem{Device: p.Device, MountPoint: p.Mountpoint, Type: p.Fstype}
+		if u, err := disk.UsageWithContext(ctx, p.Mountpoint); err == nil {
+			fs.SizeBytes, fs.UsedBytes = u.Total, u.Used
+		} else {
+			errs = append(errs, fmt.Errorf("usage of %s: %w", p.Mountpoint, err))
+		}
+		out = append(out, fs)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (s *realSource) NICs(ctx context.Context) ([]*parcv1.NIC, error) {
+	ifs, err := net.InterfacesWithContext(s.ctx(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("gopsutil interfaces: %w", err)
+	}
+	var nics []*parcv1.NIC
+	for _, i := range ifs {
+		n := &parcv1.NIC{Name: i.Name, Mac: strings.ToLower(i.HardwareAddr)}
+		for _, a := range i.Addrs {
+			n.Addresses = append(n.Addresses, a.Addr)
+		}
+		s.nicDetails(n)
+		nics = append(nics, n)
+	}
+	return nics, nil
+}

@@ -1,0 +1,105 @@
+// Package fakecollector is a tiny in-process AgentService for the agent's
+// tests: it acknowledges every report over bufconn and records what it got.
+// The real collector is tested end to end elsewhere.
+package fakecollector
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
+
+	parcv1 "parc/proto/parc/v1"
+)
+
+// Collector records reports and acknowledges them.
+type Collector struct {
+	parcv1.UnimplementedAgentServiceServer
+
+	mu      sync.Mutex
+	reports []*parcv1.Report
+	// Resync, when set, asks for a FULL report in the ack of the given
+	// sequence.
+	ResyncAt uint64
+	// notify gets a value after every recorded report.
+	notify chan struct{}
+}
+
+// Report implements parcv1.AgentServiceServer.
+func (c *Collector) Report(s parcv1.AgentService_ReportServer) error {
+	for {
+		r, err := s.Recv()
+		if err != nil {
+			return nil
+		}
+		c.mu.Lock()
+		c.reports = append(c.reports, proto.Clone(r).(*parcv1.Report))
+		resync := c.ResyncAt != 0 && c.ResyncAt == r.Sequence
+		ch := c.notify
+		c.mu.Unlock()
+		if err := s.Send(&parcv1.Ack{BootId: r.BootId, Sequence: r.Sequence, Resync: resync}); err != nil {
+			return err
+		}
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Reports returns what was received so far.
+func (c *Collector) Reports() []*parcv1.Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*parcv1.Report(nil), c.reports...)
+}
+
+// Wait blocks until at least n reports arrived or ctx ends.
+func (c *Collector) Wait(ctx context.Context, n int) []*parcv1.Report {
+	for {
+		if r := c.Reports(); len(r) >= n {
+			return r
+		}
+		select {
+		case <-ctx.Done():
+			return c.Reports()
+		case <-c.notify:
+		}
+	}
+}
+
+// Server is a running fake collector.
+type Server struct {
+	*Collector
+	lis *bufconn.Listener
+	srv *grpc.Server
+}
+
+// Start serves a new Collector on a bufconn listener until the test ends.
+func Start(t testing.TB) *Server {
+	s := &Server{Collector: &Collector{notify: make(chan struct{}, 1)}, lis: bufconn.Listen(1 << 20)}
+	s.srv = grpc.NewServer()
+	parcv1.RegisterAgentServiceServer(s.srv, s.Collector)
+	go s.srv.Serve(s.lis)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Stop stops the server; later dials fail.
+func (s *Server) Stop() { s.srv.Stop() }
+
+// DialOptions dial this server (use with target "passthrough:///bufnet").
+func (s *Server) DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	}
+}
+
+// Target is the dial target to use with DialOptions.
+const Target = "passthrough:///bufnet"

@@ -1,0 +1,116 @@
+package uplink
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+
+	parcv1 "parc/proto/parc/v1"
+)
+
+// MaxMessageBytes bounds one report on the wire, both ways.
+const MaxMessageBytes = 16 << 20
+
+// Config says where the collector is and how to reach it.
+type Config struct {
+	// Target is the collector's agent port, HOST:PORT.
+	Target string
+	// Credentials secure the transport. Nil means plaintext.
+	Credentials credentials.TransportCredentials
+	// DialOptions are added after the defaults (e.g. a bufconn dialer).
+	DialOptions []grpc.DialOption
+}
+
+// Client is a connection to the collector. The connection is made lazily
+// and re-made by gRPC after failures; streams opened on it fail fast while
+// the collector is unreachable.
+type Client struct {
+	cc  *grpc.ClientConn
+	api parcv1.AgentServiceClient
+}
+
+// Dial prepares a client for cfg. It does not block on the network.
+func Dial(cfg Config) (*Client, error) {
+	if cfg.Target == "" {
+		return nil, ErrNoTarget
+	}
+	creds := cfg.Credentials
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
+	opts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallSendMsgSize(MaxMessageBytes),
+			grpc.MaxCallRecvMsgSize(MaxMessageBytes),
+		),
+		// Ping an idle stream every 5 minutes (gRPC servers reject pings
+		// more frequent than that by default) to notice dead peers.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 5 * time.Minute, Timeout: 20 * time.Second}),
+	}, cfg.DialOptions...)
+	cc, err := grpc.NewClient(cfg.Target, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("dial collector %s: %w", cfg.Target, err)
+	}
+	return &Client{cc: cc, api: parcv1.NewAgentServiceClient(cc)}, nil
+}
+
+// API returns the generated AgentService client (for Enroll and Renew).
+func (c *Client) API() parcv1.AgentServiceClient { return c.api }
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.cc.Close() }
+
+// Stream is one open Report stream.
+type Stream struct {
+	s      parcv1.AgentService_ReportClient
+	cancel context.CancelFunc
+}
+
+// Open opens a Report stream. The stream lives until Close or until ctx
+// ends.
+func (c *Client) Open(ctx context.Context) (*Stream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	s, err := c.api.Report(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("open report stream: %w", err)
+	}
+	return &Stream{s: s, cancel: cancel}, nil
+}
+
+// Deliver sends r and waits for its Ack. It returns the Ack (whose Resync
+// asks for a FULL report next). ctx bounds the wait; when it ends the
+// stream is closed and unusable.
+func (st *Stream) Deliver(ctx context.Context, r *parcv1.Report) (*parcv1.Ack, error) {
+	stop := context.AfterFunc(ctx, st.cancel)
+	defer stop()
+	if err := st.s.Send(r); err != nil {
+		// The real cause comes from Recv.
+		if _, rerr := st.s.Recv(); rerr != nil {
+			err = rerr
+		}
+		return nil, fmt.Errorf("send report %d: %w", r.GetSequence(), err)
+	}
+	ack, err := st.s.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("await ack of report %d: %w", r.GetSequence(), err)
+	}
+	if ack.GetBootId() != r.GetBootId() || ack.GetSequence() != r.GetSequence() {
+		return ack, fmt.Errorf("%w: got %s/%d, want %s/%d", ErrUnexpectedAck,
+			ack.GetBootId(), ack.GetSequence(), r.GetBootId(), r.GetSequence())
+	}
+	return ack, nil
+}
+
+// Close half-closes the stream and releases it.
+func (st *Stream) Close() error {
+	err := st.s.CloseSend()
+	st.cancel()
+	return err
+}

@@ -1,0 +1,128 @@
+// Command parc-agent inventories this machine and reports it to a Parc
+// collector.
+//
+//	parc-agent --collector HOST:PORT --state-dir DIR [--once] [--config FILE]
+//	parc-agent inventory [--root DIR]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"parc/agent"
+	"parc/agent/gather"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "inventory" {
+		return inventory(args[1:], stdout, stderr)
+	}
+	return daemon(args, stderr)
+}
+
+func inventory(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("parc-agent inventory", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	root := fs.String("root", "/", "filesystem root to inventory")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx := context.Background()
+	env := agent.NewEnv(*root, nil, nil, nil)
+	res := gather.Run(ctx, env, gather.Default())
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(agent.InventoryReport(res))
+	if err != nil {
+		fmt.Fprintln(stderr, "parc-agent:", err)
+		return 1
+	}
+	stdout.Write(append(b, '\n'))
+	return 0
+}
+
+func daemon(args []string, stderr io.Writer) int {
+	cfg := agent.DefaultConfig()
+	fs := flag.NewFlagSet("parc-agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: parc-agent --collector HOST:PORT --state-dir DIR [--once] [--config FILE]\n       parc-agent inventory [--root DIR]")
+		fs.PrintDefaults()
+	}
+	configFile := fs.String("config", "", "config file of key = value lines")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.String("collector", "", "collector agent port HOST:PORT")
+	fs.String("state-dir", "", "directory for the agent id and the spool")
+	fs.Bool("once", false, "send one FULL report, wait for its ack, exit")
+	fs.String("root", "/", "filesystem root to inventory")
+	fs.Duration("full-interval", cfg.FullInterval, "interval between FULL reports")
+	fs.Duration("heartbeat-interval", cfg.HeartbeatInterval, "interval between gathers (DELTA or HEARTBEAT)")
+	fs.Float64("jitter", cfg.Jitter, "spread of every interval, a fraction")
+	fs.Duration("timeout", cfg.Timeout, "deadline of a --once delivery")
+	fs.String("spool-max-bytes", "64MiB", "on-disk spool cap")
+	fs.Float64("fs-threshold-percent", cfg.FSThresholdPercent, "filesystem usage that raises a health event")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *configFile != "" {
+		if err := cfg.ApplyFile(*configFile); err != nil {
+			fmt.Fprintln(stderr, "parc-agent:", err)
+			return 2
+		}
+	}
+	// Flags given on the command line override the file.
+	var ferr error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "config", "log-level":
+		case "once":
+			cfg.Once = f.Value.String() == "true"
+		default:
+			if err := cfg.Set(flagKey(f.Name), f.Value.String()); err != nil && ferr == nil {
+				ferr = err
+			}
+		}
+	})
+	if ferr != nil {
+		fmt.Fprintln(stderr, "parc-agent:", ferr)
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintln(stderr, "parc-agent: --log-level:", err)
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "parc-agent:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := agent.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(stderr, "parc-agent:", err)
+		return 1
+	}
+	return 0
+}
+
+// flagKey maps a flag name to its config file key (state-dir → state_dir).
+func flagKey(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if c == '-' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
