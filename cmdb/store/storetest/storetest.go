@@ -15,8 +15,9 @@ import (
 	"parc/cmdb/store"
 )
 
-// Compactor is the optional ability of a backend to drop the feed up to and
-// including rev, so the suite can check ErrCompacted.
+// Compactor is the optional ability of a backend to drop the feed up to
+// rev, so the suite can check ErrCompacted: after Compact(rev), Watch from
+// rev must work and Watch from an earlier revision must fail.
 type Compactor interface {
 	Compact(ctx context.Context, rev int64) error
 }
