@@ -635,4 +635,3 @@ func (s *Store) Compact(ctx context.Context, rev int64) error {
 	}
 	return nil
 }
-
