@@ -14,8 +14,10 @@ import (
 var (
 	ErrUnauthenticated = errors.New("missing or invalid API token")
 	ErrPermission      = errors.New("role not allowed")
-	errBadRequest      = errors.New("bad request")
-	errTooLarge        = errors.New("request body too large")
+	// ErrRateLimited is returned when a caller exceeds its request rate.
+	ErrRateLimited = errors.New("too many requests")
+	errBadRequest  = errors.New("bad request")
+	errTooLarge    = errors.New("request body too large")
 )
 
 // statusTable maps errors to HTTP statuses, first match wins.
@@ -27,6 +29,7 @@ var statusTable = []struct {
 	{ErrPermission, http.StatusForbidden},
 	{errBadRequest, http.StatusBadRequest},
 	{errTooLarge, http.StatusRequestEntityTooLarge},
+	{ErrRateLimited, http.StatusTooManyRequests},
 	{cmdb.ErrInvalid, http.StatusBadRequest},
 	{cmdb.ErrNotFound, http.StatusNotFound},
 	{cmdb.ErrAmbiguous, http.StatusConflict},
@@ -39,6 +42,9 @@ var statusTable = []struct {
 
 // StatusOf returns the HTTP status for err.
 func StatusOf(err error) int {
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
 	for _, row := range statusTable {
 		if errors.Is(err, row.err) {
 			return row.status

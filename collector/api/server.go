@@ -69,6 +69,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/cis/{ref}", "ci.get", s.getCI},
 		{"GET", "/api/v1/cis/{ref}/history", "ci.history", s.ciHistory},
 	}
+	rs = append(rs, s.auditRoutes()...)
 	return append(rs, s.cfg.Extra...)
 }
 
@@ -86,6 +87,10 @@ func (s *Server) wrap(rt Route) http.HandlerFunc {
 		who, err := s.cfg.Auth.Authorize(r, rt.Name)
 		if err != nil {
 			writeError(w, err)
+			return
+		}
+		if r.ContentLength > s.cfg.MaxBody {
+			writeError(w, fmt.Errorf("%w: %d bytes, the limit is %d", errTooLarge, r.ContentLength, s.cfg.MaxBody))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
