@@ -72,6 +72,17 @@ type Config struct {
 	// applied (audit, module hooks). An error aborts the whole report.
 	OnApplied func(tx *cmdb.Tx, r *Report, res *Result) error
 	Logger    *slog.Logger
+	// LiveWindow is how recently an agent must have reported to count as
+	// live when deciding whether a shared UUID or machine id is a clone
+	// (default 7 days, the default staleness).
+	LiveWindow time.Duration
+	// MaxNewDeps caps the depends_on relationships one report may create
+	// (default 20); the rest follow on the host's next reports.
+	MaxNewDeps int
+	// WriteBudget is the most writes one report's transaction may make
+	// (default store.MaxTxnOps minus a margin for OnApplied). Dependency
+	// mapping stops, to resume on the next report, before it is exceeded.
+	WriteBudget int
 }
 
 // Engine reconciles agent reports into the graph.
@@ -97,6 +108,15 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LiveWindow <= 0 {
+		cfg.LiveWindow = DefaultStaleAfter
+	}
+	if cfg.MaxNewDeps <= 0 {
+		cfg.MaxNewDeps = 20
+	}
+	if cfg.WriteBudget <= 0 {
+		cfg.WriteBudget = store.MaxTxnOps - 16
+	}
 	return &Engine{st: st, cfg: cfg}
 }
 
@@ -117,6 +137,14 @@ type Result struct {
 	MatchedBy string
 	// Rev is the store revision of the commit.
 	Rev int64
+	// Duplicate is true when the host shares a clonable identifier (SMBIOS
+	// UUID or machine id) with another live machine: both are flagged
+	// duplicate_identity and kept apart.
+	Duplicate bool
+	// Revived is true when the report cleared the host's stale flags.
+	Revived bool
+	// Writes is the number of store writes the transaction made.
+	Writes int
 }
 
 // ErrBadReport wraps every validation failure of a report.
@@ -151,8 +179,11 @@ func (e *Engine) Apply(ctx context.Context, r *Report, now time.Time) (Result, e
 	var res Result
 	rev, err := e.st.Update(ctx, func(stx store.Txn) error {
 		res = Result{}
-		tx := cmdb.NewTx(ctx, stx, "agent:"+r.AgentID, now)
-		return e.apply(ctx, tx, r, &res)
+		ct := &countingTxn{Txn: stx}
+		tx := cmdb.NewTx(ctx, ct, "agent:"+r.AgentID, now)
+		err := e.apply(ctx, tx, r, &res)
+		res.Writes = ct.n
+		return err
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("apply report %s/%s#%d: %w", r.AgentID, r.BootID, r.Seq, err)
@@ -182,15 +213,25 @@ func (e *Engine) apply(ctx context.Context, tx *cmdb.Tx, r *Report, res *Result)
 	if r.Kind != Heartbeat {
 		if host == nil && !r.Has(SecSystem) {
 			res.Resync = true
-		} else if host, err = e.applyHost(tx, host, r, res); err != nil {
+		} else if host, err = e.applyHost(ctx, tx, host, r, res); err != nil {
 			return err
 		}
 	} else if host == nil {
 		res.Resync = true
+	} else if host, err = e.revive(tx, host, res); err != nil {
+		return err
 	}
 	if host != nil {
 		res.HostID = host.ID
-		if err := e.applyEvents(ctx, tx, host.ID, r, res); err != nil {
+		events := r.Events
+		if res.Revived {
+			events = append(slices.Clip(events), HealthEvent{Kind: EventHostStale, Subject: "agent", OK: true,
+				Message: "host reports again", At: tx.Now()})
+		}
+		if err := e.applyEvents(ctx, tx, host.ID, events, res); err != nil {
+			return err
+		}
+		if err := e.applySockets(ctx, tx, host, r, res); err != nil {
 			return err
 		}
 	}
@@ -265,7 +306,12 @@ func LoadAgent(ctx context.Context, r store.Reader, agentID string) (*AgentRecor
 }
 
 // identify finds the host CI a report describes, trying the rules in order.
-func (e *Engine) identify(tx *cmdb.Tx, ids map[string][]string) (*cmdb.CI, string, error) {
+// A match on a clonable identifier (SMBIOS UUID, machine id) counts only
+// when the matched CI is not held by another live agent whose machine
+// differs in hostname and shares no physical MAC; such CIs are returned as
+// duplicates instead, so the caller creates a new CI and flags them all.
+func (e *Engine) identify(ctx context.Context, tx *cmdb.Tx, r *Report, ids map[string][]string) (*cmdb.CI, string, []*cmdb.CI, error) {
+	var dups []*cmdb.CI
 	for _, rule := range e.cfg.Rules {
 		var kind string
 		var values []string
@@ -281,27 +327,86 @@ func (e *Engine) identify(tx *cmdb.Tx, ids map[string][]string) (*cmdb.CI, strin
 		case RuleMACHost:
 			ci, err := e.identifyMACHost(tx, ids)
 			if err != nil || ci != nil {
-				return ci, rule, err
+				return ci, rule, nil, err
 			}
 			continue
 		}
 		for _, v := range values {
 			found, err := tx.FindIdent(kind, v)
 			if err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 			for _, id := range found {
 				ci, err := tx.CI(id)
 				if err != nil {
-					return nil, "", err
+					return nil, "", nil, err
 				}
-				if ci.Class == cmdb.ClassComputer {
-					return ci, rule, nil
+				if ci.Class != cmdb.ClassComputer {
+					continue
 				}
+				if rule == RuleUUID || rule == RuleMachineID {
+					clone, err := e.isClone(ctx, tx, ci, r, ids)
+					if err != nil {
+						return nil, "", nil, err
+					}
+					if clone {
+						if !slices.ContainsFunc(dups, func(d *cmdb.CI) bool { return d.ID == ci.ID }) {
+							dups = append(dups, ci)
+						}
+						continue
+					}
+				}
+				return ci, rule, nil, nil
 			}
 		}
 	}
-	return nil, "", nil
+	return nil, "", dups, nil
+}
+
+// isClone reports whether ci, found through a clonable identifier, belongs
+// to another live machine: it is held by another agent that reported
+// within LiveWindow, and the report differs in hostname and shares no
+// physical MAC with it.
+func (e *Engine) isClone(ctx context.Context, tx *cmdb.Tx, ci *cmdb.CI, r *Report, ids map[string][]string) (bool, error) {
+	if len(ids[IDHostname]) > 0 && slices.Contains(ci.Identifiers[IDHostname], ids[IDHostname][0]) {
+		return false, nil
+	}
+	for _, m := range ids[IDMAC] {
+		if slices.Contains(ci.Identifiers[IDMAC], m) {
+			return false, nil
+		}
+	}
+	for _, a := range ci.Identifiers[IDAgent] {
+		if a == r.AgentID {
+			continue
+		}
+		rec, err := loadAgent(ctx, tx.Store(), a)
+		if err != nil {
+			return false, err
+		}
+		if rec != nil && rec.HostID == ci.ID && tx.Now().Sub(rec.LastSeen) < e.cfg.LiveWindow {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// countingTxn counts the writes of a transaction, so that optional work
+// (dependency mapping) can stop before the store's per-transaction limit.
+type countingTxn struct {
+	store.Txn
+	n int
+}
+
+func (c *countingTxn) Put(k, v []byte) error { c.n++; return c.Txn.Put(k, v) }
+func (c *countingTxn) Delete(k []byte) error { c.n++; return c.Txn.Delete(k) }
+
+// writes returns how many writes tx has made so far (0 when unknown).
+func writes(tx *cmdb.Tx) int {
+	if c, ok := tx.Store().(*countingTxn); ok {
+		return c.n
+	}
+	return 0
 }
 
 // identifyMACHost matches a host with the same hostname that shares at
@@ -328,11 +433,12 @@ func (e *Engine) identifyMACHost(tx *cmdb.Tx, ids map[string][]string) (*cmdb.CI
 	return nil, nil
 }
 
-func (e *Engine) applyHost(tx *cmdb.Tx, host *cmdb.CI, r *Report, res *Result) (*cmdb.CI, error) {
+func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *Report, res *Result) (*cmdb.CI, error) {
 	ids := identifiers(r)
 	var err error
+	var dups []*cmdb.CI
 	if host == nil {
-		host, res.MatchedBy, err = e.identify(tx, ids)
+		host, res.MatchedBy, dups, err = e.identify(ctx, tx, r, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -347,8 +453,24 @@ func (e *Engine) applyHost(tx *cmdb.Tx, host *cmdb.CI, r *Report, res *Result) (
 		if next.State == "plan" || next.State == "acquire" || next.State == "deploy" || next.State == "" {
 			next.State = "use"
 		}
+		res.Revived = next.Flags["stale"] || next.Flags["retirement_proposed"]
 	} else {
 		res.Created = true
+	}
+	if len(dups) > 0 {
+		res.Duplicate = true
+		next.Flags = map[string]bool{"duplicate_identity": true}
+		for _, d := range dups {
+			if d.Flags["duplicate_identity"] {
+				continue
+			}
+			flagged := cloneCI(d)
+			flagged.Flags["duplicate_identity"] = true
+			if _, err := tx.PutCI(d, flagged); err != nil {
+				return nil, err
+			}
+			res.Changed++
+		}
 	}
 	e.hostFacts(next, r, tx.Now())
 	if r.Kind == Full || r.Has(SecSystem) {

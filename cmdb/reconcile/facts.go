@@ -343,8 +343,8 @@ func EventKey(host, kind, subject string) []byte {
 	return []byte(PrefixEvent + host + "/" + kind + "/" + url.PathEscape(subject))
 }
 
-func (e *Engine) applyEvents(ctx context.Context, tx *cmdb.Tx, host string, r *Report, res *Result) error {
-	for _, ev := range r.Events {
+func (e *Engine) applyEvents(ctx context.Context, tx *cmdb.Tx, host string, events []HealthEvent, res *Result) error {
+	for _, ev := range events {
 		if ev.Kind == "" {
 			continue
 		}
