@@ -68,7 +68,7 @@ func handEntered(t *testing.T, st store.Store, id, name, vendor, serial string) 
 		tx := cmdb.NewTx(context.Background(), stx, "user:alice", t0.Add(-24*time.Hour))
 		ci := &cmdb.CI{ID: id, Class: cmdb.ClassComputer, Name: name, State: "acquire",
 			Identifiers: map[string][]string{reconcile.IDSerial: {reconcile.SerialIdentifier(vendor, serial)}},
-			Attrs: map[string]cmdb.Attr{}}
+			Attrs:       map[string]cmdb.Attr{}}
 		for k, v := range map[string]any{"owner": "alice", "location": "Lyon HQ", "cost": 1299.0, "serial": serial} {
 			reconcile.SetAttr(reconcile.DefaultPrecedence(), ci, k, v, cmdb.SourceManual, tx.Now())
 		}
