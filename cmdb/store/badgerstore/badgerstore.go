@@ -321,10 +321,14 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	defer s.mu.Unlock()
 	rev := s.rev + 1
 	for _, c := range changes {
-		if !c.del {
-			if err := btx.Set(c.key, encodeValue(rev, c.value)); err != nil {
-				return 0, err
-			}
+		var err error
+		if c.del {
+			err = btx.Delete(c.key)
+		} else {
+			err = btx.Set(c.key, encodeValue(rev, c.value))
+		}
+		if err != nil {
+			return 0, err
 		}
 	}
 	if err := btx.Set(feedKey(rev), rec); err != nil {
@@ -460,9 +464,8 @@ func (r reader) Scan(ctx context.Context, rg store.Range) ([]store.KV, error) {
 	return kvs, nil
 }
 
-// txn buffers the effective writes for the feed; the writes also go to the
-// Badger transaction at once, so reads see them. Their ModRev reads as 0
-// until commit.
+// txn buffers its writes (for the feed, and so that each key reaches
+// Badger once, at commit); its reads see them, with ModRev 0.
 type txn struct {
 	reader
 	writes map[string]*change
@@ -478,9 +481,6 @@ func (t *txn) Put(key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := t.btx.Set(c.key, encodeValue(0, value)); err != nil {
-		return t.fail(err)
-	}
 	c.del = false
 	c.value = append([]byte{}, value...)
 	return nil
@@ -491,11 +491,66 @@ func (t *txn) Delete(key []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := t.btx.Delete(c.key); err != nil {
-		return t.fail(err)
-	}
 	c.del, c.value = true, nil
 	return nil
+}
+
+func (t *txn) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if c, ok := t.writes[string(key)]; ok {
+		if c.del {
+			return nil, store.ErrNotFound
+		}
+		return c.value, nil
+	}
+	return t.reader.Get(ctx, key)
+}
+
+// Scan merges the buffered writes into what Badger has, fetching as many
+// more keys as there are buffered writes in range so a page stays full.
+func (t *txn) Scan(ctx context.Context, rg store.Range) ([]store.KV, error) {
+	lo, hi, err := bounds(rg)
+	if err != nil {
+		return nil, err
+	}
+	var pending []*change
+	for _, c := range t.writes {
+		if bytes.Compare(c.key, lo) >= 0 && (hi == nil || bytes.Compare(c.key, hi) < 0) {
+			pending = append(pending, c)
+		}
+	}
+	if len(pending) == 0 {
+		return t.reader.Scan(ctx, rg)
+	}
+	wide := rg
+	if wide.Limit > 0 {
+		wide.Limit += len(pending)
+	}
+	got, err := t.reader.Scan(ctx, wide)
+	if err != nil {
+		return nil, err
+	}
+	kvs := got[:0]
+	for _, kv := range got {
+		if _, ok := t.writes[string(kv.Key)]; !ok {
+			kvs = append(kvs, kv)
+		}
+	}
+	for _, c := range pending {
+		if !c.del {
+			kvs = append(kvs, store.KV{Key: c.key, Value: c.value})
+		}
+	}
+	sort.Slice(kvs, func(i, j int) bool {
+		c := bytes.Compare(kvs[i].Key, kvs[j].Key)
+		if rg.Reverse {
+			return c > 0
+		}
+		return c < 0
+	})
+	if rg.Limit > 0 && len(kvs) > rg.Limit {
+		kvs = kvs[:rg.Limit]
+	}
+	return kvs, nil
 }
 
 func (t *txn) fail(err error) error {

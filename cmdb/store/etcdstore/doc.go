@@ -9,9 +9,9 @@
 //
 //   - a key read with Get: ModRevision(key) == the revision read (0 when it
 //     was absent), which catches updates, creations and deletions;
-//   - a range read with Scan: ModRevision over the range (up to the last key
-//     returned when the scan was cut by its limit) < snapshot+1, which
-//     catches updates and insertions but not deletions in the range;
+//   - a range read with Scan: the keys it returned count as read with Get,
+//     and ModRevision over the range (up to the last key fetched when the
+//     scan was cut by its limit) < snapshot+1 catches insertions;
 //   - when there are more than MaxCompares of these, they are folded, in key
 //     order, into at most MaxCompares range compares of the second kind, so
 //     the commit still fits etcd's --max-txn-ops (which bounds compares and

@@ -396,6 +396,11 @@ func (r *reader) Scan(ctx context.Context, rg store.Range) ([]store.KV, error) {
 			}
 		}
 		kvs = append(kvs, store.KV{Key: k, Value: nonNil(kv.Value), ModRev: kv.ModRevision})
+		if r.txn != nil {
+			if _, seen := r.txn.reads[string(k)]; !seen {
+				r.txn.reads[string(k)] = kv.ModRevision
+			}
+		}
 	}
 	if r.txn != nil {
 		// Record the range read: up to the last key fetched if cut short.

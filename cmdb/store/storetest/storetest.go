@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateAbort", testUpdateAbort},
 		{"ConflictIncrement", testConflictIncrement},
 		{"ConflictAbsentRead", testConflictAbsentRead},
+		{"ConflictScan", testConflictScan},
 		{"LimitValueSize", testLimitValueSize},
 		{"LimitTxnOps", testLimitTxnOps},
 		{"LimitTxnBytes", testLimitTxnBytes},
@@ -382,6 +383,37 @@ func testConflictAbsentRead(t *testing.T, s store.Store) {
 	}
 }
 
+// testConflictScan: keys a Scan returned are in the read set, so an update
+// or a deletion of one by another transaction forces a retry. (Whether an
+// insertion into the scanned range conflicts is backend-specific.)
+func testConflictScan(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	for _, change := range []func(){
+		func() { put(t, s, "s/2", "changed") },
+		func() { del(t, s, "s/2") },
+	} {
+		put(t, s, "s/1", "1", "s/2", "2", "s/3", "3")
+		attempts := 0
+		_, err := s.Update(ctx, func(tx store.Txn) error {
+			attempts++
+			kvs, err := tx.Scan(ctx, store.Range{Prefix: []byte("s/")})
+			if err != nil {
+				return err
+			}
+			if attempts == 1 {
+				change()
+			}
+			return tx.Put([]byte("count"), []byte(strconv.Itoa(len(kvs))))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if attempts != 2 {
+			t.Errorf("fn ran %d times, want 2", attempts)
+		}
+	}
+}
+
 func expectTooLarge(t *testing.T, s store.Store, fn func(store.Txn) error, probe string) {
 	t.Helper()
 	before, _ := s.Rev(ctxT(t))
@@ -448,8 +480,36 @@ func testLimitTxnBytes(t *testing.T, s store.Store) {
 		}
 		return nil
 	}, "b0")
-	// Rewriting the same key does not count twice.
+	// Large transactions under the limits commit: many mid-sized values,
+	// and few big ones (kept ~10% under MaxTxnBytes, as etcd counts its
+	// request overhead against the same figure).
+	for _, shape := range []struct{ n, size int }{{store.MaxTxnOps, 11000}, {4, 350 << 10}} {
+		_, err := s.Update(ctxT(t), func(tx store.Txn) error {
+			for i := range shape.n {
+				if err := tx.Put(fmt.Appendf(nil, "big%04d", i), make([]byte, shape.size)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("Update with %d values of %d bytes: %v", shape.n, shape.size, err)
+		}
+	}
+	// A key rewritten many times counts once.
 	_, err := s.Update(ctxT(t), func(tx store.Txn) error {
+		for i := range 1000 {
+			if err := tx.Put([]byte("loop"), make([]byte, 10000+i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("rewriting one key 1000 times: %v", err)
+	}
+	// Rewriting the same key does not count twice.
+	_, err = s.Update(ctxT(t), func(tx store.Txn) error {
 		for range 3 {
 			if err := tx.Put([]byte("same"), make([]byte, store.MaxValueSize/2)); err != nil {
 				return err
