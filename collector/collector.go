@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 
 	"parc/cmdb"
 	"parc/cmdb/reconcile"
@@ -46,7 +45,13 @@ type Config struct {
 	Rules string
 	// Insecure serves agents over plaintext gRPC (development only).
 	Insecure bool
-	Logger   *slog.Logger
+	// CACert and CAKey name an operator-supplied CA (PEM files); without
+	// them the CA is generated on first start and kept in the store.
+	CACert, CAKey string
+	// Routes, when set, receives every API route once the API is built
+	// (the permission table's test walks them).
+	Routes func([]api.Route)
+	Logger *slog.Logger
 	// Ready, when set, receives the bound addresses once both listeners
 	// are up (tests listen on port 0).
 	Ready func(agentAddr, apiAddr string)
@@ -117,21 +122,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Rules != "" {
 		rules, _ = reconcile.ParseRules(cfg.Rules)
 	}
-	engine := reconcile.New(st, reconcile.Config{Rules: rules, Logger: log.With("component", "reconcile")})
+	tr, err := setupTrust(ctx, st, &cfg, log)
+	if err != nil {
+		return err
+	}
+	engine := reconcile.New(st, reconcile.Config{Rules: rules, Logger: log.With("component", "reconcile"), OnApplied: tr.auditIngest})
 	graph := cmdb.NewGraph(st)
 	m := newMetrics()
 
-	gsrv := grpc.NewServer(
-		grpc.MaxRecvMsgSize(16<<20),
-		grpc.MaxConcurrentStreams(10000),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 30 * time.Second, PermitWithoutStream: true}),
-	)
-	parcv1.RegisterAgentServiceServer(gsrv, agentsvc.New(agentsvc.Config{
+	gsrv := grpc.NewServer(tr.grpcOptions(cfg.AgentAddr)...)
+	parcv1.RegisterAgentServiceServer(gsrv, tr.enroll.Wrap(agentsvc.New(agentsvc.Config{
 		Engine: engine, Logger: log.With("component", "agentsvc"), Observe: m.observe,
-	}))
+		Identify: tr.enroll.Identify, Admit: tr.enroll.Admit,
+	})))
 
-	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api")})
+	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api"), Auth: tr.auth, Extra: tr.routes()})
+	if cfg.Routes != nil {
+		cfg.Routes(apiSrv.Routes())
+	}
 	indexer := cmdb.NewTitleIndexer(st, log)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parc_software_index_pending_revisions",

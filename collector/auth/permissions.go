@@ -1,0 +1,80 @@
+package auth
+
+// Role is what a user or service account may do.
+type Role string
+
+// The roles, from most to least powerful.
+const (
+	RoleAdmin         Role = "admin"
+	RoleAssetManager  Role = "asset_manager"
+	RoleChangeManager Role = "change_manager"
+	RoleServiceDesk   Role = "service_desk"
+	RoleViewer        Role = "viewer"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleAssetManager, RoleChangeManager, RoleServiceDesk, RoleViewer}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	for _, x := range Roles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Role sets used by the table. Admin may call every route in the table,
+// so the sets name the other roles only.
+var (
+	anyone        = []Role{RoleViewer, RoleServiceDesk, RoleChangeManager, RoleAssetManager}
+	adminOnly     = []Role{}
+	assets        = []Role{RoleAssetManager}
+	changes       = []Role{RoleChangeManager}
+	serviceDesk   = []Role{RoleServiceDesk}
+	desksAndAsset = []Role{RoleServiceDesk, RoleAssetManager}
+)
+
+// Permissions maps every API route name to the roles (besides admin)
+// allowed to call it. A route without an entry is refused to everyone.
+var Permissions = map[string][]Role{
+	// CI graph (read side).
+	"ci.list":    anyone,
+	"ci.get":     anyone,
+	"ci.history": anyone,
+
+	// Trust: enrollment, agents, users, tokens, audit.
+	"enroll_token.create": adminOnly,
+	"enroll_token.list":   adminOnly,
+	"enroll_token.revoke": adminOnly,
+	"agent.list":          anyone,
+	"agent.revoke":        adminOnly,
+	"ca.get":              anyone,
+	"user.list":           adminOnly,
+	"user.create":         adminOnly,
+	"user.update":         adminOnly,
+	"token.create":        adminOnly,
+	"token.list":          adminOnly,
+	"token.revoke":        adminOnly,
+	"auth.whoami":         anyone,
+	"audit.list":          adminOnly,
+}
+
+// Allowed reports whether role may call route, and whether route has a
+// permission entry at all.
+func Allowed(role Role, route string) (allowed, known bool) {
+	roles, ok := Permissions[route]
+	if !ok {
+		return false, false
+	}
+	if role == RoleAdmin {
+		return true, true
+	}
+	for _, r := range roles {
+		if r == role {
+			return true, true
+		}
+	}
+	return false, true
+}
