@@ -1,0 +1,224 @@
+package licence
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+
+	"parc/cmdb"
+)
+
+//go:embed catalog.json
+var shippedCatalog []byte
+
+// Catalog is a set of normalization rules: publisher aliases and title
+// rules. The shipped catalog (catalog.json) covers common titles; a site
+// adds its own in a file of the same shape.
+type Catalog struct {
+	Comment string `json:"comment,omitempty"`
+	// Publishers maps a lower-case publisher spelling to its canonical name.
+	Publishers map[string]string `json:"publishers"`
+	Rules      []Rule            `json:"rules"`
+}
+
+// Rule maps package names to a title. Match is a regular expression on the
+// cleaned name (see CleanName); Publisher, when set, one on the lower-case
+// publisher. Title may refer to Match's groups ($1).
+type Rule struct {
+	Match     string `json:"match"`
+	Publisher string `json:"publisher,omitempty"`
+	Title     string `json:"title"`
+}
+
+type compiledRule struct {
+	name, pub *regexp.Regexp
+	title     string
+}
+
+// Normalizer maps discovered package names and publishers to software
+// titles. It is safe for concurrent use and remembers recent answers, since
+// a fleet reports the same names over and over.
+type Normalizer struct {
+	rules      []compiledRule
+	publishers map[string]string
+
+	mu    sync.RWMutex
+	cache map[string]string
+}
+
+// cacheMax bounds the answer cache; it is emptied when full.
+const cacheMax = 1 << 17
+
+// ShippedCatalog returns the catalog embedded in the binary.
+func ShippedCatalog() (Catalog, error) {
+	var c Catalog
+	if err := json.Unmarshal(shippedCatalog, &c); err != nil {
+		return c, fmt.Errorf("shipped software catalog: %w", err)
+	}
+	return c, nil
+}
+
+// LoadCatalog reads a rules file in the catalog's JSON shape.
+func LoadCatalog(path string) (Catalog, error) {
+	var c Catalog
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("software rules: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("software rules %s: %w: %v", path, cmdb.ErrInvalid, err)
+	}
+	return c, nil
+}
+
+// NewNormalizer compiles catalogs; rules of earlier catalogs win, so pass
+// site rules before the shipped catalog.
+func NewNormalizer(cats ...Catalog) (*Normalizer, error) {
+	n := &Normalizer{publishers: map[string]string{}, cache: map[string]string{}}
+	for ci := len(cats) - 1; ci >= 0; ci-- {
+		for k, v := range cats[ci].Publishers {
+			n.publishers[strings.ToLower(strings.TrimSpace(k))] = strings.ToLower(strings.TrimSpace(v))
+		}
+	}
+	for _, c := range cats {
+		for i, r := range c.Rules {
+			if r.Match == "" || strings.TrimSpace(r.Title) == "" {
+				return nil, fmt.Errorf("software rule %d: match and title are required: %w", i+1, cmdb.ErrInvalid)
+			}
+			cr := compiledRule{title: r.Title}
+			var err error
+			if cr.name, err = regexp.Compile(r.Match); err != nil {
+				return nil, fmt.Errorf("software rule %d (%s): %w: %v", i+1, r.Match, cmdb.ErrInvalid, err)
+			}
+			if r.Publisher != "" {
+				if cr.pub, err = regexp.Compile(r.Publisher); err != nil {
+					return nil, fmt.Errorf("software rule %d publisher (%s): %w: %v", i+1, r.Publisher, cmdb.ErrInvalid, err)
+				}
+			}
+			n.rules = append(n.rules, cr)
+		}
+	}
+	return n, nil
+}
+
+// DefaultNormalizer returns a normalizer with the site rules file (when
+// path is not empty) in front of the shipped catalog.
+func DefaultNormalizer(path string) (*Normalizer, error) {
+	shipped, err := ShippedCatalog()
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return NewNormalizer(shipped)
+	}
+	site, err := LoadCatalog(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewNormalizer(site, shipped)
+}
+
+// Publisher returns the canonical lower-case name of a publisher.
+func (n *Normalizer) Publisher(p string) string {
+	p = strings.Join(strings.Fields(strings.ToLower(p)), " ")
+	if c, ok := n.publishers[p]; ok {
+		return c
+	}
+	return p
+}
+
+// Title returns the normalized title of a package: the first matching
+// rule's title, or else the cleaned name. It has the signature of
+// reconcile.Config.Title.
+func (n *Normalizer) Title(name, publisher string) string {
+	key := name + "\x00" + publisher
+	n.mu.RLock()
+	t, ok := n.cache[key]
+	n.mu.RUnlock()
+	if ok {
+		return t
+	}
+	t = n.title(name, publisher)
+	n.mu.Lock()
+	if len(n.cache) >= cacheMax {
+		n.cache = make(map[string]string, 1024)
+	}
+	n.cache[key] = t
+	n.mu.Unlock()
+	return t
+}
+
+func (n *Normalizer) title(name, publisher string) string {
+	clean := CleanName(name)
+	if clean == "" {
+		return cmdb.NormalizeTitle(name)
+	}
+	pub := strings.ToLower(strings.TrimSpace(publisher))
+	canon := n.Publisher(publisher)
+	for _, r := range n.rules {
+		m := r.name.FindStringSubmatchIndex(clean)
+		if m == nil {
+			continue
+		}
+		if r.pub != nil && !r.pub.MatchString(pub) && !r.pub.MatchString(canon) {
+			continue
+		}
+		return cmdb.NormalizeTitle(string(r.name.ExpandString(nil, r.title, clean, m)))
+	}
+	return clean
+}
+
+var (
+	bracketed = regexp.MustCompile(`\([^)]*\)|\[[^\]]*\]`)
+	archWords = map[string]bool{
+		"x64": true, "x86": true, "x86_64": true, "amd64": true, "i386": true, "i686": true, "arm64": true,
+		"aarch64": true, "64-bit": true, "32-bit": true, "64bit": true, "32bit": true, "(x64)": true, "(x86)": true,
+	}
+	locale = regexp.MustCompile(`^[a-z]{2}-[a-z]{2}$`)
+)
+
+// CleanName returns the comparable form of a package name: lower case,
+// bracketed parts, architecture and locale words removed, trailing version
+// numbers dropped ("Mozilla Firefox 120.0 (x64 en-US)" → "mozilla firefox").
+// The first word always stays.
+func CleanName(name string) string {
+	s := strings.ToLower(strings.TrimSpace(name))
+	s = bracketed.ReplaceAllString(s, " ")
+	words := strings.Fields(s)
+	out := words[:0]
+	for i, w := range words {
+		if i > 0 && (archWords[w] || locale.MatchString(w)) {
+			continue
+		}
+		out = append(out, w)
+	}
+	for len(out) > 1 {
+		last := out[len(out)-1]
+		if isVersionWord(last) || last == "-" || last == "version" || last == "update" {
+			out = out[:len(out)-1]
+			continue
+		}
+		break
+	}
+	return strings.Join(out, " ")
+}
+
+// isVersionWord reports whether w looks like a version: v1.2, 2019, 16.0.1,
+// 1.2.3-beta.
+func isVersionWord(w string) bool {
+	w = strings.TrimPrefix(w, "v")
+	if w == "" || w[0] < '0' || w[0] > '9' {
+		return false
+	}
+	digits := 0
+	for i := 0; i < len(w); i++ {
+		if w[i] >= '0' && w[i] <= '9' {
+			digits++
+		}
+	}
+	return digits*2 >= len(w) || strings.Count(w, ".") >= 1
+}
