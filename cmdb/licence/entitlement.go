@@ -160,7 +160,7 @@ func (s *Service) Validate(in Input) error {
 	return err
 }
 
-func entKey(id string) []byte     { return []byte(PrefixEntitlement + id) }
+func entKey(id string) []byte    { return []byte(PrefixEntitlement + id) }
 func nameKey(name string) []byte { return []byte(PrefixName + foldName(name)) }
 func foldName(n string) string {
 	return strings.NewReplacer("/", "%2F").Replace(strings.ToLower(strings.TrimSpace(n)))

@@ -139,4 +139,3 @@ func (vr VersionRange) Match(v string) bool {
 	}
 	return true
 }
-
