@@ -26,7 +26,8 @@ type KV struct {
 
 // Range selects keys for a scan: all keys with Prefix, or the keys in
 // [Start, End) when Prefix is nil. After, when set, skips keys up to and
-// including it (the cursor of the previous page). Limit 0 means no limit.
+// including it (the cursor of the previous page); in a Reverse scan it skips
+// keys from it upward. Limit 0 means no limit.
 type Range struct {
 	Prefix  []byte
 	Start   []byte
@@ -48,7 +49,11 @@ type Reader interface {
 // Txn is a read-write transaction. Reads made through it form the read set:
 // if any key read (or found absent) was written by another transaction
 // before this one commits, the commit fails with ErrConflict and Update
-// runs the function again.
+// runs the function again. The keys a Scan returns are read keys; whether a
+// key inserted into a scanned range by another transaction conflicts is
+// backend-specific. Reads see the transaction's own writes (with ModRev 0).
+// Limits count distinct keys written; a Put or Delete that fails a limit
+// also fails the commit, even if fn ignores its error.
 type Txn interface {
 	Reader
 	// Put sets key to value. Values over MaxValueSize fail with ErrTooLarge.
@@ -76,6 +81,8 @@ type Store interface {
 	// one event with Err set to ErrCompacted and closes.
 	Watch(ctx context.Context, prefix []byte, fromRev int64) (<-chan Event, error)
 	// Rev returns the revision of the last committed transaction.
+	// Revisions only grow; they may grow by more than one per commit
+	// (etcd's are cluster-wide).
 	Rev(ctx context.Context) (int64, error)
 	// Close releases the store.
 	Close() error
