@@ -102,6 +102,24 @@ func startCollector(t *testing.T, extra ...string) *collectorProc {
 	return nil
 }
 
+// adminToken returns the API token the collector wrote on first start.
+func (c *collectorProc) adminToken(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(c.data, "admin.token")
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("first start wrote no admin token: %v", err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", path, st.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -138,7 +156,8 @@ func TestAgentReportsThisMachine(t *testing.T) {
 	run(t, "parc-agent", "--collector", c.agentAddr, "--state-dir", t.TempDir(), "--once")
 
 	hostname, _ := os.Hostname()
-	api := apiclient.New("http://"+c.apiAddr, "")
+	tok := c.adminToken(t)
+	api := apiclient.New("http://"+c.apiAddr, tok)
 	var view struct {
 		CI struct {
 			ID    string `json:"id"`
@@ -176,15 +195,15 @@ func TestAgentReportsThisMachine(t *testing.T) {
 	}
 
 	// The CLI reads the same thing.
-	out := run(t, "parc", "--api", "http://"+c.apiAddr, "ci", "list", "--class", "computer")
+	out := run(t, "parc", "--api", "http://"+c.apiAddr, "--token", tok, "ci", "list", "--class", "computer")
 	if !strings.Contains(out, hostname) {
 		t.Errorf("parc ci list does not show %s:\n%s", hostname, out)
 	}
-	out = run(t, "parc", "--api", "http://"+c.apiAddr, "ci", "show", hostname, "-o", "json")
+	out = run(t, "parc", "--api", "http://"+c.apiAddr, "--token", tok, "ci", "show", hostname, "-o", "json")
 	if !strings.Contains(out, `"installed_on"`) {
 		t.Errorf("parc ci show -o json lacks installed_on edges")
 	}
-	out = run(t, "parc", "--api", "http://"+c.apiAddr, "ci", "history", hostname)
+	out = run(t, "parc", "--api", "http://"+c.apiAddr, "--token", tok, "ci", "history", hostname)
 	if !strings.Contains(out, "created") {
 		t.Errorf("parc ci history lacks the creation:\n%s", out)
 	}

@@ -94,7 +94,8 @@ func TestUIEscapesAgentStrings(t *testing.T) {
 			Software: &parcv1.SoftwareList{Items: []*parcv1.Software{{Name: "pkg" + hostile, Version: "1<b>2</b>"}}},
 		},
 	})
-	api := apiclient.New("http://"+c.apiAddr, "")
+	tok := c.adminToken(t)
+	api := apiclient.New("http://"+c.apiAddr, tok)
 	var v struct {
 		CI struct{ ID string } `json:"ci"`
 	}
@@ -102,7 +103,7 @@ func TestUIEscapesAgentStrings(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dom := dumpDOM(t, browser, "http://"+c.apiAddr+"/#/ci/"+url.PathEscape(v.CI.ID))
+	dom := dumpDOM(t, browser, "http://"+c.apiAddr+"/#/ci/"+url.PathEscape(v.CI.ID)+"?token="+tok)
 	if !strings.Contains(dom, `id="ci-name"`) || !strings.Contains(dom, "evil-host") {
 		t.Fatalf("CI page did not render:\n%s", dom)
 	}
@@ -116,7 +117,7 @@ func TestUIEscapesAgentStrings(t *testing.T) {
 		t.Errorf("hostile string not shown as text:\n%s", dom)
 	}
 
-	list := dumpDOM(t, browser, "http://"+c.apiAddr+"/#/?class=computer")
+	list := dumpDOM(t, browser, "http://"+c.apiAddr+"/#/?class=computer&token="+tok)
 	if !strings.Contains(list, `id="cis"`) || !strings.Contains(list, "evil-host") {
 		t.Errorf("CI list did not render the host:\n%s", list)
 	}

@@ -100,5 +100,17 @@ async function route() {
   }
 }
 
-window.addEventListener("hashchange", route);
+// A link may carry a token in its fragment (#/...?token=T; fragments never
+// reach a server's logs): keep it and drop it from the address bar.
+function takeToken() {
+  const [path, query] = (location.hash || "#/").slice(1).split("?");
+  const q = new URLSearchParams(query || "");
+  if (!q.get("token")) return;
+  localStorage.setItem("parc-token", q.get("token"));
+  q.delete("token");
+  history.replaceState(null, "", "#" + path + (q.toString() ? "?" + q : ""));
+}
+
+window.addEventListener("hashchange", () => { takeToken(); route(); });
+takeToken();
 route();
