@@ -72,6 +72,9 @@ type ImpactResult struct {
 // Impact walks the graph breadth-first from the start CIs and returns every
 // CI reached within the depth, each with its shortest path.
 func (g *Graph) Impact(ctx context.Context, start []string, o ImpactOptions) (*ImpactResult, error) {
+	if len(start) == 0 {
+		return nil, fmt.Errorf("impact: no start CI: %w", ErrInvalid)
+	}
 	if o.Direction == "" {
 		o.Direction = Downstream
 	}

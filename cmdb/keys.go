@@ -35,8 +35,8 @@ func relOutKey(from, typ, to string) []byte {
 }
 func relInKey(to, typ, from string) []byte { return []byte(PrefixRelIn + to + "/" + typ + "/" + from) }
 func historyPrefix(ci string) []byte       { return []byte(PrefixHistory + ci + "/") }
-func historyKey(ci string, at time.Time, n int) []byte {
-	return []byte(fmt.Sprintf("%s%s/%016x/%04d", PrefixHistory, ci, at.UnixNano(), n))
+func historyKey(ci string, at time.Time, n int, tag uint32) []byte {
+	return []byte(fmt.Sprintf("%s%s/%016x/%04d/%08x", PrefixHistory, ci, at.UnixNano(), n, tag))
 }
 
 // nameIndex folds a name for the name index: lower case, '/' escaped.

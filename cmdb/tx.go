@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"sort"
@@ -22,11 +23,14 @@ type Tx struct {
 	actor string
 	now   time.Time
 	n     int
+	// tag tells apart the history keys of transactions made at the same
+	// instant (tests, or two collectors within one nanosecond).
+	tag uint32
 }
 
 // NewTx wraps tx. actor and now are recorded in every history entry.
 func NewTx(ctx context.Context, tx store.Txn, actor string, now time.Time) *Tx {
-	return &Tx{tx: tx, ctx: ctx, actor: actor, now: now.UTC()}
+	return &Tx{tx: tx, ctx: ctx, actor: actor, now: now.UTC(), tag: rand.Uint32()}
 }
 
 // Store returns the underlying transaction, for module records that live
@@ -151,7 +155,7 @@ func (t *Tx) AddHistory(e HistoryEntry) error {
 		return err
 	}
 	t.n++
-	return t.tx.Put(historyKey(e.CI, t.now, t.n), v)
+	return t.tx.Put(historyKey(e.CI, t.now, t.n, t.tag), v)
 }
 
 // FindIdent returns the ids of CIs that carry identifier kind=value.
