@@ -581,7 +581,11 @@ type Transition struct {
 // Transition moves an incident to another status through the table.
 func (s *Service) Transition(ctx context.Context, actor string, now time.Time, number string, t Transition) (*Incident, error) {
 	return s.change(ctx, actor, now, number, "incident.transition", func(cfg Config, in *Incident) error {
-		return transition(in, actor, now.UTC(), t)
+		if err := transition(in, actor, now.UTC(), t); err != nil {
+			return err
+		}
+		stopClocks(in, cfg, now.UTC())
+		return nil
 	})
 }
 

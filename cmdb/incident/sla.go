@@ -167,3 +167,17 @@ func slaWith(in *Incident, cfg Config, cal *calendar, at time.Time) SLAStatus {
 	}
 	return st
 }
+
+// stopClocks settles the SLA flags when an incident leaves the open
+// statuses: breaches as they stand, no near breach.
+func stopClocks(in *Incident, cfg Config, now time.Time) {
+	if IsOpen(in.Status) {
+		return
+	}
+	cal, err := cfg.Calendar.compile()
+	if err != nil {
+		return
+	}
+	st := slaWith(in, cfg, cal, now)
+	in.SLA = SLAFlags{ResponseBreached: st.ResponseBreached, ResolutionBreached: st.ResolutionBreached, Checked: now}
+}
