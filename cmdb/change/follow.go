@@ -84,6 +84,7 @@ func (s *Service) follow(ctx context.Context, from int64) error {
 		if err != nil {
 			return err
 		}
+		s.followed.Store(ev.Rev)
 		batch = batch[:0]
 		if wrote {
 			saved, lastSave = ev.Rev, time.Now()
@@ -98,6 +99,9 @@ func (s *Service) follow(ctx context.Context, from int64) error {
 	}
 	return ctx.Err()
 }
+
+// FollowedRev returns the last store revision the follower handled.
+func (s *Service) FollowedRev() int64 { return s.followed.Load() }
 
 func interesting(key []byte) bool {
 	for _, p := range []string{cmdb.PrefixSoftware, cmdb.PrefixCI, cmdb.PrefixRelOut, reconcile.PrefixAgent} {

@@ -231,11 +231,11 @@ type Freeze struct {
 // implementing change. A CI whose attribute "change_controlled" is true is
 // controlled too.
 type Control struct {
-	CI      string    `cbor:"1,keyasint" json:"ci"`
-	By      string    `cbor:"2,keyasint" json:"by"`
-	At      time.Time `cbor:"3,keyasint" json:"at"`
-	Reason  string    `cbor:"4,keyasint,omitempty" json:"reason,omitempty"`
-	OpenIncident bool `cbor:"5,keyasint,omitempty" json:"open_incident,omitempty"`
+	CI           string    `cbor:"1,keyasint" json:"ci"`
+	By           string    `cbor:"2,keyasint" json:"by"`
+	At           time.Time `cbor:"3,keyasint" json:"at"`
+	Reason       string    `cbor:"4,keyasint,omitempty" json:"reason,omitempty"`
+	OpenIncident bool      `cbor:"5,keyasint,omitempty" json:"open_incident,omitempty"`
 }
 
 // Drift kinds.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"parc/cmdb"
@@ -52,9 +53,10 @@ type Config struct {
 
 // Service is the change module.
 type Service struct {
-	st  store.Store
-	g   *cmdb.Graph
-	cfg Config
+	st       store.Store
+	g        *cmdb.Graph
+	cfg      Config
+	followed atomic.Int64
 }
 
 // New returns the change service over the graph's store.
