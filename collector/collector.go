@@ -43,6 +43,9 @@ type Config struct {
 	APIAddr string
 	// Rules is the identification order, comma separated ("" for default).
 	Rules string
+	// StaleAfter, RetireAfter and DependencyMaxAge tune the staleness
+	// sweep and dependency ageing (0: the reconcile package defaults).
+	StaleAfter, RetireAfter, DependencyMaxAge time.Duration
 	// Insecure serves agents over plaintext gRPC (development only).
 	Insecure bool
 	// CACert and CAKey name an operator-supplied CA (PEM files); without
@@ -83,6 +86,11 @@ func (c *Config) Validate() error {
 		if _, err := reconcile.ParseRules(c.Rules); err != nil {
 			return fmt.Errorf("--identify: %w", err)
 		}
+	}
+	if c.StaleAfter < 0 || c.RetireAfter < 0 || c.DependencyMaxAge < 0 ||
+		(c.StaleAfter > 0 && c.RetireAfter > 0 && c.RetireAfter <= c.StaleAfter) {
+		return fmt.Errorf("--stale-after %v, --retire-after %v, --dependency-max-age %v: want positive durations, retire-after longer than stale-after",
+			c.StaleAfter, c.RetireAfter, c.DependencyMaxAge)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -136,7 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Identify: tr.enroll.Identify, Admit: tr.enroll.Admit,
 	})))
 
-	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api"), Auth: tr.auth, Extra: tr.routes()})
+	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api"), Auth: tr.auth, Extra: append(tr.routes(), api.GraphRoutes(graph)...)})
 	if cfg.Routes != nil {
 		cfg.Routes(apiSrv.Routes())
 	}
@@ -178,8 +186,20 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	// Background jobs: add a module's job to this list.
+	sweeper, ager := reconcile.NewSweeper(st, log), reconcile.NewDependencyAger(st, log)
+	if cfg.StaleAfter > 0 {
+		sweeper.StaleAfter = cfg.StaleAfter
+	}
+	if cfg.RetireAfter > 0 {
+		sweeper.RetireAfter = cfg.RetireAfter
+	}
+	if cfg.DependencyMaxAge > 0 {
+		ager.MaxAge = cfg.DependencyMaxAge
+	}
 	jobs := []Job{
 		{Name: "software-title-index", Singleton: true, Run: indexer.Run},
+		{Name: "stale-sweep", Singleton: true, Run: sweeper.Run},
+		{Name: "dependency-ageing", Singleton: true, Run: ager.Run},
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"parc/collector"
 )
@@ -24,6 +25,9 @@ func main() {
 	flag.BoolVar(&cfg.Insecure, "insecure-dev", false, "accept plaintext agents (development only)")
 	flag.StringVar(&cfg.CACert, "ca-cert", "", "operator-supplied CA certificate, PEM (default: generated on first start)")
 	flag.StringVar(&cfg.CAKey, "ca-key", "", "operator-supplied CA private key, PEM")
+	flag.DurationVar(&cfg.StaleAfter, "stale-after", 7*24*time.Hour, "mark a host stale when no agent reported for this long")
+	flag.DurationVar(&cfg.RetireAfter, "retire-after", 30*24*time.Hour, "propose retirement of a host silent for this long")
+	flag.DurationVar(&cfg.DependencyMaxAge, "dependency-max-age", 7*24*time.Hour, "remove a discovered depends_on not observed for this long")
 	level := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 	var lv slog.Level

@@ -43,6 +43,10 @@ var Permissions = map[string][]Role{
 	"ci.list":    anyone,
 	"ci.get":     anyone,
 	"ci.history": anyone,
+	"ci.asof":    anyone,
+	"ci.diff":    anyone,
+	"ci.impact":  anyone,
+	"ci.search":  anyone,
 
 	// Trust: enrollment, agents, users, tokens, audit.
 	"enroll_token.create": adminOnly,
