@@ -67,13 +67,14 @@ func Full(ctx context.Context, r store.Reader) (*Compliance, error) {
 // check, a host whose licensed installs did not change is skipped without
 // reading its CI.
 func (c *Compliance) apply(ctx context.Context, r store.Reader, host string, value []byte, check bool) error {
-	var rec swRecord
+	var all []Install
 	if value != nil {
-		if err := cmdb.Decode(value, &rec); err != nil {
+		var err error
+		if all, err = c.licensedInstalls(value); err != nil {
 			return fmt.Errorf("software of %s: %w", host, err)
 		}
 	}
-	items := c.Filter(rec.Items)
+	items := c.Filter(all)
 	if check && c.Unchanged(host, items) {
 		return nil
 	}
