@@ -90,7 +90,7 @@ func TestUIEscapesAgentStrings(t *testing.T) {
 		AgentId: "ui-test-agent", BootId: "b1", Sequence: 1, Kind: parcv1.Report_FULL,
 		CollectedAt: time.Now().UnixMilli(),
 		Inventory: &parcv1.Inventory{
-			System: &parcv1.System{Hostname: "evil-host", OsName: hostile, MachineId: "ui-test-machine"},
+			System:   &parcv1.System{Hostname: "evil-host", OsName: hostile, MachineId: "ui-test-machine"},
 			Software: &parcv1.SoftwareList{Items: []*parcv1.Software{{Name: "pkg" + hostile, Version: "1<b>2</b>"}}},
 		},
 	})

@@ -1,7 +1,8 @@
 // Command parc-agent inventories this machine and reports it to a Parc
 // collector.
 //
-//	parc-agent --collector HOST:PORT --state-dir DIR [--once] [--config FILE]
+//	parc-agent --collector HOST:PORT --enroll-token TOKEN --state-dir DIR [--once] [--config FILE]
+//	parc-agent --collector HOST:PORT --state-dir DIR [--once]   (enrolled: the state dir alone)
 //	parc-agent inventory [--root DIR]
 package main
 
@@ -14,10 +15,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"parc/agent"
+	agentenroll "parc/agent/enroll"
 	"parc/agent/gather"
 )
 
@@ -56,11 +59,13 @@ func daemon(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parc-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parc-agent --collector HOST:PORT --state-dir DIR [--once] [--config FILE]\n       parc-agent inventory [--root DIR]")
+		fmt.Fprintln(stderr, "usage: parc-agent --collector HOST:PORT [--enroll-token TOKEN] --state-dir DIR [--once] [--config FILE]\n       parc-agent inventory [--root DIR]")
 		fs.PrintDefaults()
 	}
 	configFile := fs.String("config", "", "config file of key = value lines")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	enrollToken := fs.String("enroll-token", "", "enrollment token (first start only; from `parc enroll-token create`)")
+	insecureDev := fs.Bool("insecure-dev", false, "plaintext, no enrollment (development collectors started with --insecure-dev only)")
 	fs.String("collector", "", "collector agent port HOST:PORT")
 	fs.String("state-dir", "", "directory for the agent id and the spool")
 	fs.Bool("once", false, "send one FULL report, wait for its ack, exit")
@@ -84,7 +89,7 @@ func daemon(args []string, stderr io.Writer) int {
 	var ferr error
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "config", "log-level":
+		case "config", "log-level", "enroll-token", "insecure-dev":
 		case "once":
 			cfg.Once = f.Value.String() == "true"
 		default:
@@ -109,6 +114,16 @@ func daemon(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if !*insecureDev {
+		id, err := agentenroll.Load(ctx, agentenroll.Config{Collector: cfg.Collector, StateDir: cfg.StateDir,
+			Token: *enrollToken, Version: agent.Version, Logger: cfg.Logger})
+		if err != nil {
+			fmt.Fprintln(stderr, "parc-agent:", err)
+			return 1
+		}
+		cfg.Credentials = id.Credentials()
+		go id.KeepRenewed(ctx, time.Hour)
+	}
 	if err := agent.Run(ctx, cfg); err != nil {
 		fmt.Fprintln(stderr, "parc-agent:", err)
 		return 1

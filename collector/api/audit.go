@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -44,6 +45,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if items == nil {
 		items = []audit.Entry{}
 	}
+	for i := range items {
+		items[i].Before, items[i].After = jsonable(items[i].Before), jsonable(items[i].After)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next": next})
 	return nil
 }
@@ -57,4 +61,28 @@ func parseTimeOrAge(v string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	return time.Parse(time.RFC3339Nano, v)
+}
+
+// jsonable turns what CBOR decoded into an any (maps keyed by any) into
+// values encoding/json can write.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = jsonable(e)
+		}
+		return m
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonable(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = jsonable(e)
+		}
+		return x
+	}
+	return v
 }
