@@ -5,15 +5,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"parc/agent/delta"
 	"parc/agent/gather"
+	"parc/agent/health"
+	"parc/agent/spool"
 	"parc/agent/uplink"
 	parcv1 "parc/proto/parc/v1"
 )
 
-// agent is one run of the runtime.
+// agent is one run of the runtime. The scheduler goroutine owns tracker,
+// monitor, seq and lastErrs; the sender goroutine owns the stream; they
+// share the spool, forceFull and the wake channels.
 type agent struct {
 	cfg       Config
 	log       *slog.Logger
@@ -21,9 +27,22 @@ type agent struct {
 	gatherers map[string]gather.Gatherer
 	agentID   string
 	bootID    string
-	seq       uint64
-	tracker   delta.Tracker
+	spool     *spool.Spool
+	client    *uplink.Client
+
+	seq      uint64
+	tracker  delta.Tracker
+	monitor  health.Monitor
+	lastErrs string
+	dropped  int
+
+	forceFull atomic.Bool
+	wake      chan struct{} // a report was spooled
+	cycleNow  chan struct{} // the collector asked for a resync
 }
+
+// deliverTimeout bounds the wait for one Ack.
+const deliverTimeout = time.Minute
 
 func newAgent(cfg Config) (*agent, error) {
 	if err := cfg.Validate(); err != nil {
@@ -37,6 +56,14 @@ func newAgent(cfg Config) (*agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	sp, err := spool.Open(filepath.Join(cfg.StateDir, "spool"), cfg.SpoolMaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	client, err := uplink.Dial(uplink.Config{Target: cfg.Collector, Credentials: cfg.Credentials, DialOptions: cfg.DialOptions})
+	if err != nil {
+		return nil, err
+	}
 	a := &agent{
 		cfg:       cfg,
 		log:       log.With("component", "agent"),
@@ -44,6 +71,14 @@ func newAgent(cfg Config) (*agent, error) {
 		gatherers: cfg.Gatherers,
 		agentID:   id,
 		bootID:    newID(),
+		spool:     sp,
+		client:    client,
+		wake:      make(chan struct{}, 1),
+		cycleNow:  make(chan struct{}, 1),
+	}
+	a.monitor.FSThresholdPercent = cfg.FSThresholdPercent
+	if cfg.SMART {
+		a.monitor.Runner = a.env.Runner
 	}
 	if a.gatherers == nil {
 		a.gatherers = gather.Default()
@@ -70,99 +105,42 @@ func NewEnv(root string, src gather.Source, run gather.Runner, log *slog.Logger)
 }
 
 // Run runs the agent until ctx ends, or, with cfg.Once, until one FULL
-// report is acknowledged.
+// report (and every report spooled before it) is acknowledged.
 func Run(ctx context.Context, cfg Config) error {
 	a, err := newAgent(cfg)
 	if err != nil {
 		return err
 	}
-	a.log.Info("agent starting", "agent_id", a.agentID, "boot_id", a.bootID, "collector", cfg.Collector)
+	defer a.client.Close()
+	a.log.Info("agent starting", "agent_id", a.agentID, "boot_id", a.bootID,
+		"collector", cfg.Collector, "spooled", a.spool.Len())
 	if cfg.Once {
 		return a.once(ctx)
 	}
-	return a.loop(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.drain(ctx, 0)
+	}()
+	a.schedule(ctx)
+	<-done
+	return nil
 }
 
-// nextReport gathers the machine and builds the next report.
-func (a *agent) nextReport(ctx context.Context, full bool) *parcv1.Report {
-	res := gather.Run(ctx, a.env, a.gatherers)
-	p := a.tracker.Next(res.Inventory, full)
-	a.seq++
-	return &parcv1.Report{
-		AgentId:       a.agentID,
-		BootId:        a.bootID,
-		Sequence:      a.seq,
-		Kind:          p.Kind,
-		CollectedAt:   time.Now().UnixMilli(),
-		AgentVersion:  Version,
-		SectionHashes: p.Hashes,
-		Inventory:     p.Inventory,
-		Errors:        res.Errors,
-	}
-}
-
-func (a *agent) dial() (*uplink.Client, error) {
-	return uplink.Dial(uplink.Config{Target: a.cfg.Collector, Credentials: a.cfg.Credentials, DialOptions: a.cfg.DialOptions})
-}
-
-// once delivers one FULL report, retrying until cfg.Timeout.
+// once spools one FULL report and drains the spool up to it.
 func (a *agent) once(ctx context.Context) error {
-	r := a.nextReport(ctx, true)
+	idx, ok := a.cycle(ctx, true)
+	if !ok {
+		return fmt.Errorf("spool the report: see log")
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
-	c, err := a.dial()
-	if err != nil {
-		return err
+	if err := a.drain(ctx, idx); err != nil {
+		return fmt.Errorf("%w: %s within %s (the report stays spooled for the next run): %w",
+			ErrUnreachable, a.cfg.Collector, a.cfg.Timeout, err)
 	}
-	defer c.Close()
-	var last error
-	for attempt := 0; ; attempt++ {
-		err := a.deliver(ctx, c, r)
-		if err == nil {
-			a.log.Info("report acknowledged", "sequence", r.Sequence, "kind", r.Kind)
-			return nil
-		}
-		last = err
-		a.log.Debug("delivery failed", "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %s within %s: %w", ErrUnreachable, a.cfg.Collector, a.cfg.Timeout, last)
-		case <-time.After(backoff(attempt, 250*time.Millisecond, 2*time.Second)):
-		}
-	}
-}
-
-func (a *agent) deliver(ctx context.Context, c *uplink.Client, r *parcv1.Report) error {
-	st, err := c.Open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	_, err = st.Deliver(ctx, r)
-	return err
-}
-
-// loop sends a FULL report and then one report per heartbeat interval.
-func (a *agent) loop(ctx context.Context) error {
-	c, err := a.dial()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	full := true
-	for {
-		r := a.nextReport(ctx, full)
-		if err := a.deliver(ctx, c, r); err != nil {
-			a.log.Warn("delivery failed", "err", err)
-		} else {
-			full = false
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(jittered(a.cfg.HeartbeatInterval, a.cfg.Jitter)):
-		}
-	}
+	a.log.Info("report acknowledged", "kind", "FULL")
+	return nil
 }
 
 // InventoryReport wraps a gather result in a FULL report without identity,

@@ -3,16 +3,57 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"parc/agent/gather"
 	"parc/agent/internal/fakecollector"
 	parcv1 "parc/proto/parc/v1"
 )
+
+// machine is a fake machine whose software list tests change while the
+// agent runs.
+type machine struct {
+	mu       sync.Mutex
+	software []string
+	fsUsed   uint64
+}
+
+func (m *machine) set(sw ...string) {
+	m.mu.Lock()
+	m.software = sw
+	m.mu.Unlock()
+}
+
+func (m *machine) gatherers() map[string]gather.Gatherer {
+	return map[string]gather.Gatherer{
+		"system": gather.Func(func(context.Context, *gather.Env) (*parcv1.Inventory, error) {
+			return &parcv1.Inventory{System: &parcv1.System{Hostname: "web01", OsName: "Debian GNU/Linux"}}, nil
+		}),
+		"software": gather.Func(func(context.Context, *gather.Env) (*parcv1.Inventory, error) {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			l := &parcv1.SoftwareList{}
+			for _, n := range m.software {
+				l.Items = append(l.Items, &parcv1.Software{Name: n, Version: "1", Source: "dpkg"})
+			}
+			return &parcv1.Inventory{Software: l}, nil
+		}),
+		"filesystems": gather.Func(func(context.Context, *gather.Env) (*parcv1.Inventory, error) {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return &parcv1.Inventory{Filesystems: &parcv1.Filesystems{Items: []*parcv1.Filesystem{
+				{Device: "/dev/vda1", MountPoint: "/", Type: "ext4", SizeBytes: 1000, UsedBytes: m.fsUsed}}}}, nil
+		}),
+	}
+}
 
 // staticGatherers returns gatherers that report a fixed machine whose
 // software list can be changed between runs.
@@ -93,5 +134,170 @@ func TestValidateSaysWhatIsMissing(t *testing.T) {
 	err := cfg.Validate()
 	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "--collector") || !strings.Contains(err.Error(), "--state-dir") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// runDaemon runs the agent in the background until the test ends.
+func runDaemon(t *testing.T, cfg Config) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestDeltasAndHeartbeats: FULL first, HEARTBEATs under 1 KiB while nothing
+// changes (a little filesystem growth included), then a DELTA with only
+// the changed section, then heartbeats again.
+func TestDeltasAndHeartbeats(t *testing.T) {
+	srv := fakecollector.Start(t)
+	m := &machine{software: []string{"bash", "curl"}, fsUsed: 500}
+	cfg := testConfig(t, srv, nil)
+	cfg.Gatherers = m.gatherers()
+	cfg.HeartbeatInterval = 5 * time.Millisecond
+	cfg.SMART = false
+	stop := runDaemon(t, cfg)
+	ctx := waitCtx(t)
+	srv.Wait(ctx, 3)
+	m.mu.Lock()
+	m.fsUsed = 503 // 50.3 %: same whole percent, no delta
+	m.mu.Unlock()
+	n := len(srv.Wait(ctx, 5))
+	m.set("bash", "curl", "nginx")
+	srv.Wait(ctx, n+3)
+	stop()
+
+	got := srv.Reports()
+	if got[0].Kind != parcv1.Report_FULL || got[0].Inventory.GetSoftware() == nil {
+		t.Fatalf("first report is %v, want FULL with every section", got[0].Kind)
+	}
+	deltas := 0
+	for i, r := range got {
+		if r.Sequence != uint64(i+1) || r.BootId != got[0].BootId {
+			t.Fatalf("report %d has sequence %d boot %s", i, r.Sequence, r.BootId)
+		}
+		switch r.Kind {
+		case parcv1.Report_HEARTBEAT:
+			if r.Inventory != nil {
+				t.Errorf("heartbeat %d carries an inventory", r.Sequence)
+			}
+			if size := proto.Size(r); size >= 1024 {
+				t.Errorf("heartbeat %d is %d bytes, want < 1024", r.Sequence, size)
+			}
+		case parcv1.Report_DELTA:
+			deltas++
+			if r.Inventory.GetSystem() != nil || r.Inventory.GetFilesystems() != nil || len(r.Inventory.GetSoftware().GetItems()) != 3 {
+				t.Errorf("delta %d = %v, want only the software section", r.Sequence, r.Inventory)
+			}
+		case parcv1.Report_FULL:
+			if i > 0 {
+				t.Errorf("unexpected FULL at %d", r.Sequence)
+			}
+		}
+		if len(r.SectionHashes) != 11 {
+			t.Errorf("report %d has %d section hashes", r.Sequence, len(r.SectionHashes))
+		}
+	}
+	if deltas != 1 {
+		t.Errorf("got %d deltas, want 1", deltas)
+	}
+	if last := got[len(got)-1]; last.SectionHashes["software"] == got[0].SectionHashes["software"] ||
+		last.SectionHashes["system"] != got[0].SectionHashes["system"] {
+		t.Errorf("section hashes did not follow the change: %v vs %v", last.SectionHashes, got[0].SectionHashes)
+	}
+}
+
+// TestOfflineSpoolReplaysInOrder: reports made while the collector is down
+// are spooled and replayed in order, without gaps or repeats, once it is
+// back.
+func TestOfflineSpoolReplaysInOrder(t *testing.T) {
+	srv := fakecollector.Start(t)
+	srv.Stop()
+	m := &machine{software: []string{"a"}}
+	cfg := testConfig(t, srv, nil)
+	cfg.Gatherers = m.gatherers()
+	cfg.HeartbeatInterval = 2 * time.Millisecond
+	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 20*time.Millisecond
+	cfg.SMART = false
+	stop := runDaemon(t, cfg)
+	spoolDir := filepath.Join(cfg.StateDir, "spool")
+	ctx := waitCtx(t)
+	for i := 0; i < 6; i++ { // FULL, then five changes: DELTAs pile up
+		for spooled(t, spoolDir) < i+1 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		m.set("a", fmt.Sprint("pkg", i))
+	}
+	if len(srv.Reports()) != 0 {
+		t.Fatal("a stopped collector received reports")
+	}
+	srv.Up()
+	srv.Wait(ctx, 6)
+	for spooled(t, spoolDir) > 0 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	got := srv.Reports()
+	if got[0].Kind != parcv1.Report_FULL {
+		t.Fatalf("first replayed report is %v", got[0].Kind)
+	}
+	for i, r := range got {
+		if r.Sequence != uint64(i+1) {
+			t.Fatalf("report %d has sequence %d: replay out of order or repeated", i, r.Sequence)
+		}
+	}
+}
+
+func spooled(t *testing.T, dir string) int {
+	des, _ := os.ReadDir(dir)
+	n := 0
+	for _, d := range des {
+		if strings.HasSuffix(d.Name(), ".report") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRestartReplaysPreviousBoot: a --once run that could not reach the
+// collector leaves its report spooled; the next run sends it first, then
+// its own.
+func TestRestartReplaysPreviousBoot(t *testing.T) {
+	srv := fakecollector.Start(t)
+	srv.Stop()
+	sw := []string{"bash"}
+	cfg := testConfig(t, srv, &sw)
+	cfg.Once = true
+	cfg.Timeout = 200 * time.Millisecond
+	if err := Run(context.Background(), cfg); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("first run: %v", err)
+	}
+	srv.Up()
+	cfg.Timeout = 10 * time.Second
+	if err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Reports()
+	if len(got) != 2 || got[0].BootId == got[1].BootId || got[0].Sequence != 1 || got[1].Sequence != 1 {
+		t.Fatalf("got %d reports %v, want the old boot's FULL then the new one's", len(got), got)
+	}
+	if n := spooled(t, filepath.Join(cfg.StateDir, "spool")); n != 0 {
+		t.Fatalf("%d reports left in the spool after both were acknowledged", n)
 	}
 }

@@ -60,6 +60,9 @@ type Config struct {
 	// Source and Runner replace the live machine's (tests).
 	Source gather.Source
 	Runner gather.Runner
+	// RetryMin and RetryMax bound the jittered exponential reconnect
+	// backoff (defaults 500ms and 5m).
+	RetryMin, RetryMax time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -73,6 +76,8 @@ func DefaultConfig() Config {
 		SpoolMaxBytes:      64 << 20,
 		FSThresholdPercent: 90,
 		SMART:              true,
+		RetryMin:           500 * time.Millisecond,
+		RetryMax:           5 * time.Minute,
 	}
 }
 
@@ -174,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Jitter < 0 || c.Jitter > 0.5 {
 		errs = append(errs, fmt.Errorf("jitter %v must be between 0 and 0.5", c.Jitter))
+	}
+	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
+		errs = append(errs, errors.New("reconnect backoff bounds must be positive and ordered"))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout must be positive"))

@@ -72,6 +72,12 @@ type Stream struct {
 	cancel context.CancelFunc
 }
 
+// ResetBackoff makes the next Open try to connect at once. gRPC keeps its
+// own reconnect backoff (up to two minutes) and fails streams fast while
+// it runs; the agent calls this after its own jittered wait so that its
+// schedule is the one that counts.
+func (c *Client) ResetBackoff() { c.cc.ResetConnectBackoff() }
+
 // Open opens a Report stream. The stream lives until Close or until ctx
 // ends.
 func (c *Client) Open(ctx context.Context) (*Stream, error) {

@@ -5,6 +5,7 @@ package fakecollector
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -73,30 +74,57 @@ func (c *Collector) Wait(ctx context.Context, n int) []*parcv1.Report {
 	}
 }
 
-// Server is a running fake collector.
+// Server is a fake collector that can be taken down and brought back up.
 type Server struct {
 	*Collector
+	mu  sync.Mutex
 	lis *bufconn.Listener
 	srv *grpc.Server
 }
 
 // Start serves a new Collector on a bufconn listener until the test ends.
 func Start(t testing.TB) *Server {
-	s := &Server{Collector: &Collector{notify: make(chan struct{}, 1)}, lis: bufconn.Listen(1 << 20)}
-	s.srv = grpc.NewServer()
-	parcv1.RegisterAgentServiceServer(s.srv, s.Collector)
-	go s.srv.Serve(s.lis)
+	s := &Server{Collector: &Collector{notify: make(chan struct{}, 1)}}
+	s.Up()
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// Stop stops the server; later dials fail.
-func (s *Server) Stop() { s.srv.Stop() }
+// Up (re)starts serving; the recorded reports are kept.
+func (s *Server) Up() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return
+	}
+	s.lis = bufconn.Listen(1 << 20)
+	s.srv = grpc.NewServer()
+	parcv1.RegisterAgentServiceServer(s.srv, s.Collector)
+	go s.srv.Serve(s.lis)
+}
 
-// DialOptions dial this server (use with target "passthrough:///bufnet").
+// Stop stops serving and drops open streams; dials fail until Up.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Stop()
+	}
+	s.srv, s.lis = nil, nil
+}
+
+// DialOptions dial this server (use with target Target).
 func (s *Server) DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.lis.DialContext(ctx) }),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			s.mu.Lock()
+			lis := s.lis
+			s.mu.Unlock()
+			if lis == nil {
+				return nil, errors.New("connection refused")
+			}
+			return lis.DialContext(ctx)
+		}),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 	}
 }
