@@ -78,7 +78,7 @@ func (m *Monitor) problems(ctx context.Context, inv *parcv1.Inventory) []*parcv1
 		pct := float64(fs.UsedBytes) * 100 / float64(fs.SizeBytes)
 		if pct >= m.FSThresholdPercent {
 			out = append(out, &parcv1.HealthEvent{Kind: parcv1.HealthEvent_FILESYSTEM_FULL, Subject: fs.MountPoint,
-				Value: float64(int(pct*10)) / 10,
+				Value:   float64(int(pct*10)) / 10,
 				Message: fmt.Sprintf("%s is %.1f%% full (threshold %.0f%%)", fs.MountPoint, pct, m.FSThresholdPercent)})
 		}
 	}
