@@ -277,6 +277,12 @@ func (s *Store) Update(ctx context.Context, fn func(store.Txn) error) (int64, er
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
+		// One process owns a Badger store, and its leaderships end only
+		// on Resign or Close: checking the fence before the attempt is
+		// enough.
+		if err := store.CheckFence(ctx); err != nil {
+			return 0, err
+		}
 		rev, err := s.try(fn)
 		if !errors.Is(err, badger.ErrConflict) {
 			return rev, err

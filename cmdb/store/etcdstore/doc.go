@@ -21,4 +21,10 @@
 // Writes are buffered in the transaction (reads see them) and sent in key
 // order. Deleting an absent key sends a delete that etcd treats as no
 // change. Previous values for Watch come from etcd's prev_kv.
+//
+// Campaign elects leaders with etcd's concurrency.Election. An Update whose
+// context is fenced by a leadership (store.WithFence) adds one compare:
+// the election key's CreateRevision equals Leadership.Rev(). When it fails
+// the commit returns store.ErrFenced: a leader that stalled past its lease
+// cannot write once its key is gone or a successor holds the election.
 package etcdstore

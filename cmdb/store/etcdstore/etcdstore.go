@@ -223,6 +223,9 @@ func (s *Store) Update(ctx context.Context, fn func(store.Txn) error) (int64, er
 }
 
 func (s *Store) try(ctx context.Context, fn func(store.Txn) error) (int64, error) {
+	if err := store.CheckFence(ctx); err != nil {
+		return 0, err
+	}
 	t := &txn{reader: reader{s: s}, reads: make(map[string]int64), writes: make(map[string]*write)}
 	t.reader.txn = t
 	if err := fn(t); err != nil {
@@ -247,11 +250,23 @@ func (s *Store) try(ctx context.Context, fn func(store.Txn) error) (int64, error
 			ops[i] = clientv3.OpPut(s.key(w.key), string(w.value))
 		}
 	}
-	resp, err := s.cli.Txn(ctx).If(t.compares()...).Then(ops...).Commit()
+	fence, _ := store.FenceOf(ctx).(*leadership)
+	var cmps []clientv3.Cmp
+	if fence != nil {
+		cmps = append(t.compares(MaxCompares-1), fence.cmp())
+	} else {
+		cmps = t.compares(MaxCompares)
+	}
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return 0, s.mapErr(err)
 	}
 	if !resp.Succeeded {
+		if fence != nil {
+			if err := fence.check(ctx); err != nil {
+				return 0, err
+			}
+		}
 		return 0, errRetry
 	}
 	return resp.Header.Revision, nil
@@ -508,13 +523,13 @@ func (t *txn) touch(key []byte, vlen int) (*write, error) {
 }
 
 // compares turns the read set into the commit's compares.
-func (t *txn) compares() []clientv3.Cmp {
+func (t *txn) compares(limit int) []clientv3.Cmp {
 	s := t.s
 	rangeCmp := func(iv interval) clientv3.Cmp {
 		return clientv3.Compare(clientv3.ModRevision(s.key(iv.lo)).WithRange(s.rangeEnd(iv.hi)), "<", t.rev+1)
 	}
 	var cmps []clientv3.Cmp
-	if len(t.reads)+len(t.ranges) <= MaxCompares {
+	if len(t.reads)+len(t.ranges) <= limit {
 		for k, rev := range t.reads {
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(s.key([]byte(k))), "=", rev))
 		}
@@ -530,7 +545,7 @@ func (t *txn) compares() []clientv3.Cmp {
 		ivs = append(ivs, interval{[]byte(k), append([]byte(k), 0)})
 	}
 	sort.Slice(ivs, func(i, j int) bool { return bytes.Compare(ivs[i].lo, ivs[j].lo) < 0 })
-	per := (len(ivs) + MaxCompares - 1) / MaxCompares
+	per := (len(ivs) + limit - 1) / limit
 	for i := 0; i < len(ivs); i += per {
 		hull := ivs[i]
 		for _, iv := range ivs[i:min(i+per, len(ivs))] {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"parc/cmdb/store"
@@ -31,12 +32,33 @@ func (s *Store) Campaign(ctx context.Context, name string, ttl time.Duration) (s
 		sess.Close()
 		return nil, s.mapErr(err)
 	}
-	return &leadership{sess: sess, e: e}, nil
+	return &leadership{s: s, sess: sess, e: e}, nil
 }
 
 type leadership struct {
+	s    *Store
 	sess *concurrency.Session
 	e    *concurrency.Election
+}
+
+// cmp is the fence of a write made under this leadership (store.WithFence):
+// the election key still exists with the creation revision it was won at.
+// A successor's key has another creation revision, and an expired lease
+// deletes the key, so a stalled leader's commit fails.
+func (l *leadership) cmp() clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(l.e.Key()), "=", l.e.Rev())
+}
+
+// check tells a failed fence (store.ErrFenced) from a read-set conflict.
+func (l *leadership) check(ctx context.Context) error {
+	resp, err := l.s.cli.Get(ctx, l.e.Key())
+	if err != nil {
+		return l.s.mapErr(err)
+	}
+	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != l.e.Rev() {
+		return store.ErrFenced
+	}
+	return nil
 }
 
 func (l *leadership) Done() <-chan struct{} { return l.sess.Done() }

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WatchCancel", testWatchCancel},
 		{"WatchCompacted", testWatchCompacted},
 		{"Closed", testClosed},
+		{"Fence", testFence},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
