@@ -13,7 +13,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 bin/parc-collector --data "$RUN/data" --agent-addr "$AGENT_ADDR" --api-addr "$API_ADDR" \
-  --insecure-dev >"$RUN/collector.log" 2>&1 &
+  >"$RUN/collector.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS "http://$API_ADDR/readyz" >/dev/null 2>&1 && break
@@ -21,19 +21,26 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+export PARC_API="http://$API_ADDR" PARC_DATA="$RUN/data"
+enroll=()
+if [ ! -f "$RUN/agent/agent.crt" ]; then
+  # The CLI finds the admin token the collector wrote to $RUN/data.
+  echo "== enrolling the local agent (mTLS from here on)"
+  token=$(bin/parc enroll-token create --ttl 10m --uses 1 --note "make run" | tail -n 1)
+  enroll=(--enroll-token "$token")
+fi
 echo "== first report of this machine"
-bin/parc-agent --collector "$AGENT_ADDR" --state-dir "$RUN/agent" --once
+bin/parc-agent --collector "$AGENT_ADDR" --state-dir "$RUN/agent" "${enroll[@]}" --once
 bin/parc-agent --collector "$AGENT_ADDR" --state-dir "$RUN/agent" >"$RUN/agent.log" 2>&1 &
 pids+=($!)
 
-export PARC_API="http://$API_ADDR"
 echo
 bin/parc ci list --class computer
 cat <<MSG
 
 Parc is running.
   web UI:      http://$API_ADDR/
-  CLI:         PARC_API=http://$API_ADDR bin/parc ci list
+  CLI:         PARC_API=http://$API_ADDR bin/parc ci list     (API token: $RUN/data/admin.token, found by itself)
                PARC_API=http://$API_ADDR bin/parc ci show $(hostname)
                PARC_API=http://$API_ADDR bin/parc ci history $(hostname)
   metrics:     http://$API_ADDR/metrics
