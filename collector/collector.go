@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc"
 
 	"parc/cmdb"
+	"parc/cmdb/incident"
+	"parc/cmdb/problem"
 	"parc/cmdb/reconcile"
 	"parc/cmdb/store"
 	"parc/cmdb/store/badgerstore"
@@ -35,7 +37,9 @@ import (
 type Config struct {
 	// DataDir holds the embedded store and the collector's files.
 	DataDir string
-	// Store selects the backend: "badger:DIR" (default: DataDir/db).
+	// Store selects the backend: "badger:DIR" (default: DataDir/db) or
+	// "etcd://h1:2379,h2:2379,h3:2379[?prefix=/parc/&ca=F&cert=F&key=F]"
+	// (etcds:// for TLS with the system roots); see OpenStore.
 	Store string
 	// AgentAddr is the gRPC address agents connect to.
 	AgentAddr string
@@ -68,8 +72,8 @@ func (c *Config) Validate() error {
 	if c.Store == "" {
 		c.Store = "badger:" + filepath.Join(c.DataDir, "db")
 	}
-	if !strings.HasPrefix(c.Store, "badger:") {
-		return fmt.Errorf("--store %q: want badger:DIR", c.Store)
+	if err := validateStore(c.Store); err != nil {
+		return err
 	}
 	if c.AgentAddr == "" {
 		c.AgentAddr = "127.0.0.1:7443"
@@ -107,6 +111,8 @@ func OpenStore(spec string, log *slog.Logger) (store.Store, error) {
 			return nil, err
 		}
 		return badgerstore.Open(dir, badgerstore.Options{Logger: log, SyncWrites: true})
+	case isEtcd(spec):
+		return openEtcd(spec, log)
 	}
 	return nil, fmt.Errorf("unknown store %q", spec)
 }
@@ -144,7 +150,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Identify: tr.enroll.Identify, Admit: tr.enroll.Admit,
 	})))
 
-	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api"), Auth: tr.auth, Extra: append(tr.routes(), api.GraphRoutes(graph)...)})
+	incidents, problems := incident.New(st), problem.New(st)
+	extra := append(api.IncidentRoutes(graph, incidents, problems, nil), api.ProblemRoutes(incidents, problems, nil)...)
+	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api"), Auth: tr.auth, Extra: append(append(tr.routes(), api.GraphRoutes(graph)...), extra...)})
 	if cfg.Routes != nil {
 		cfg.Routes(apiSrv.Routes())
 	}
@@ -200,6 +208,8 @@ func Run(ctx context.Context, cfg Config) error {
 		{Name: "software-title-index", Singleton: true, Run: indexer.Run},
 		{Name: "stale-sweep", Singleton: true, Run: sweeper.Run},
 		{Name: "dependency-ageing", Singleton: true, Run: ager.Run},
+		{Name: "incident-linker", Singleton: true, Run: incident.NewLinker(incidents, log, nil).Run},
+		{Name: "incident-sla", Singleton: true, Run: (&incident.SLAJob{S: incidents, Log: log}).Run},
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -208,7 +218,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 4)
 	for _, j := range jobs {
 		wg.Add(1)
-		go func() { defer wg.Done(); runJob(ctx, st, j, log) }()
+		go func() { defer wg.Done(); runJob(ctx, st, j, log, m.leading) }()
 	}
 	wg.Add(2)
 	go func() { defer wg.Done(); errc <- gsrv.Serve(agentLn) }()
@@ -242,6 +252,7 @@ type metrics struct {
 	reg     *prometheus.Registry
 	reports *prometheus.CounterVec
 	apply   prometheus.Histogram
+	leading *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -255,7 +266,10 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
-	m.reg.MustRegister(m.reports, m.apply, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.leading = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "parc_job_leader", Help: "1 while this collector runs the background job (singleton jobs: while it leads).",
+	}, []string{"job"})
+	m.reg.MustRegister(m.reports, m.apply, m.leading, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

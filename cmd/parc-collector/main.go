@@ -18,7 +18,7 @@ import (
 func main() {
 	var cfg collector.Config
 	flag.StringVar(&cfg.DataDir, "data", "/var/lib/parc", "data directory")
-	flag.StringVar(&cfg.Store, "store", "", "store: badger:DIR (default DATA/db)")
+	flag.StringVar(&cfg.Store, "store", "", "store: badger:DIR (default DATA/db), or etcd://h1:2379,h2:2379,h3:2379[?prefix=/parc/&ca=FILE&cert=FILE&key=FILE] for a cluster")
 	flag.StringVar(&cfg.AgentAddr, "agent-addr", "127.0.0.1:7443", "gRPC address for agents")
 	flag.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7080", "HTTP address of the API, UI and metrics")
 	flag.StringVar(&cfg.Rules, "identify", "", "identification rule order (default agent,serial,uuid,machine_id,mac_hostname)")
