@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"parc/cmdb"
+	"parc/cmdb/audit"
 	"parc/cmdb/reconcile"
 	"parc/cmdb/store"
 )
@@ -249,4 +250,30 @@ func LoadConfig(ctx context.Context, r store.Reader) (Config, error) {
 		return Config{}, err
 	}
 	return c.withDefaults(), nil
+}
+
+// SetConfig validates and stores the configuration, audited.
+func (s *Service) SetConfig(ctx context.Context, actor string, now time.Time, c Config) (Config, error) {
+	if actor == "" {
+		return Config{}, fmt.Errorf("set incident config: no actor: %w", cmdb.ErrInvalid)
+	}
+	c, err := c.Validate()
+	if err != nil {
+		return Config{}, err
+	}
+	v, err := cmdb.Encode(c)
+	if err != nil {
+		return Config{}, err
+	}
+	_, err = s.st.Update(ctx, func(tx store.Txn) error {
+		old, err := LoadConfig(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := tx.Put(keyConfig, v); err != nil {
+			return err
+		}
+		return audit.Record(tx, audit.Entry{At: now.UTC(), Actor: actor, Action: "incident.config", Object: "incident/config", Before: old, After: c})
+	})
+	return c, err
 }

@@ -63,6 +63,27 @@ var Permissions = map[string][]Role{
 	"token.revoke":        adminOnly,
 	"auth.whoami":         anyone,
 	"audit.list":          adminOnly,
+
+	// Incidents, problems, KPIs.
+	"incident.create":      serviceDesk,
+	"incident.list":        anyone,
+	"incident.get":         anyone,
+	"incident.update":      serviceDesk,
+	"incident.assign":      serviceDesk,
+	"incident.transition":  serviceDesk,
+	"incident.comment":     serviceDesk,
+	"incident.link":        serviceDesk,
+	"ci.incidents":         anyone,
+	"incident.config.get":  anyone,
+	"incident.config.set":  adminOnly,
+	"report.kpis":          anyone,
+	"problem.create":       serviceDesk,
+	"problem.list":         anyone,
+	"problem.get":          anyone,
+	"problem.update":       serviceDesk,
+	"problem.transition":   serviceDesk,
+	"problem.link":         serviceDesk,
+	"problem.known_errors": anyone,
 }
 
 // Allowed reports whether role may call route, and whether route has a
