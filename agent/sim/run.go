@@ -1,0 +1,231 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	parcv1 "parc/proto/parc/v1"
+)
+
+// Config drives a simulation.
+type Config struct {
+	// Target is the collector's agent port (plaintext: --insecure-dev).
+	Target string
+	// Agents is the fleet size, Packages the packages per host.
+	Agents, Packages int
+	// Concurrency is how many reports are in flight at once.
+	Concurrency int
+	// AgentsPerConn shares one TCP connection between that many agents
+	// (1: one connection per agent, as a real fleet).
+	AgentsPerConn int
+	// RunID makes agent ids unique per run.
+	RunID string
+	// Options are extra dial options (tests: a bufconn dialer).
+	Options []grpc.DialOption
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.Target == "" {
+		return errors.New("sim: a collector address is required")
+	}
+	if c.Agents <= 0 || c.Packages < 0 {
+		return fmt.Errorf("sim: agents %d, packages %d: want agents > 0", c.Agents, c.Packages)
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 32
+	}
+	if c.AgentsPerConn <= 0 {
+		c.AgentsPerConn = 1
+	}
+	if c.RunID == "" {
+		c.RunID = fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
+	}
+	return nil
+}
+
+// Runner holds the fleet and its open streams.
+type Runner struct {
+	cfg     Config
+	Fleet   *Fleet
+	conns   []*grpc.ClientConn
+	streams []parcv1.AgentService_ReportClient
+	cancel  context.CancelFunc
+}
+
+// Stats summarise one phase.
+type Stats struct {
+	Phase    string
+	Reports  int
+	Errors   int
+	Resyncs  int
+	Took     time.Duration
+	P50, P99 time.Duration
+	FirstErr error
+}
+
+// Rate is reports per second.
+func (s Stats) Rate() float64 { return float64(s.Reports) / s.Took.Seconds() }
+
+func (s Stats) String() string {
+	return fmt.Sprintf("phase=%s reports=%d errors=%d resyncs=%d seconds=%.2f rate=%.0f/s p50=%s p99=%s",
+		s.Phase, s.Reports, s.Errors, s.Resyncs, s.Took.Seconds(), s.Rate(), s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond))
+}
+
+// New builds the fleet (no network yet).
+func New(cfg Config) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg, Fleet: NewFleet(cfg.Agents, cfg.Packages, cfg.RunID)}, nil
+}
+
+// Connect dials the collector and opens one Report stream per agent. The
+// streams stay open until Close.
+func (r *Runner) Connect(ctx context.Context) error {
+	sctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	n := len(r.Fleet.Hosts)
+	for i := 0; i < n; i += r.cfg.AgentsPerConn {
+		cc, err := grpc.NewClient(r.cfg.Target, append([]grpc.DialOption{
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(16<<20), grpc.MaxCallRecvMsgSize(16<<20)),
+			// Small windows: an idle agent needs little buffer.
+			grpc.WithInitialWindowSize(256 << 10), grpc.WithInitialConnWindowSize(256 << 10),
+			grpc.WithReadBufferSize(16 << 10), grpc.WithWriteBufferSize(16 << 10),
+		}, r.cfg.Options...)...)
+		if err != nil {
+			return err
+		}
+		r.conns = append(r.conns, cc)
+	}
+	r.streams = make([]parcv1.AgentService_ReportClient, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range min(64, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				cl := parcv1.NewAgentServiceClient(r.conns[i/r.cfg.AgentsPerConn])
+				s, err := cl.Report(sctx)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("open stream %d: %w", i, err)
+					}
+					mu.Unlock()
+					return
+				}
+				r.streams[i] = s
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// Phase sends one report per agent, made by mk, with Concurrency reports
+// in flight, and waits for every acknowledgement.
+func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv1.Report) Stats {
+	n := len(r.Fleet.Hosts)
+	// Build reports before timing: the simulator shares the CPU with the
+	// collector, so the clock should run for delivery only.
+	reports := make([]*parcv1.Report, n)
+	for i, h := range r.Fleet.Hosts {
+		reports[i] = mk(h)
+	}
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var errs, resyncs atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range min(r.cfg.Concurrency, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t := time.Now()
+				ack, err := deliver(r.streams[i], reports[i])
+				lat[i] = time.Since(t)
+				reports[i] = nil
+				if err != nil {
+					errs.Add(1)
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("agent %d: %w", i, err)
+					}
+					mu.Unlock()
+					continue
+				}
+				if ack.GetResync() {
+					resyncs.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := Stats{Phase: name, Reports: n - int(errs.Load()), Errors: int(errs.Load()), Resyncs: int(resyncs.Load()),
+		Took: time.Since(start), FirstErr: first}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	st.P50, st.P99 = lat[n/2], lat[min(n-1, n*99/100)]
+	return st
+}
+
+func deliver(s parcv1.AgentService_ReportClient, rep *parcv1.Report) (*parcv1.Ack, error) {
+	if s == nil {
+		return nil, errors.New("no stream")
+	}
+	if err := s.Send(rep); err != nil {
+		if _, rerr := s.Recv(); rerr != nil {
+			err = rerr
+		}
+		return nil, err
+	}
+	ack, err := s.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if ack.GetSequence() != rep.GetSequence() {
+		return ack, fmt.Errorf("ack of %d for report %d", ack.GetSequence(), rep.GetSequence())
+	}
+	return ack, nil
+}
+
+// Close ends every stream and connection.
+func (r *Runner) Close() {
+	for _, s := range r.streams {
+		if s != nil {
+			_ = s.CloseSend()
+		}
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	for _, c := range r.conns {
+		c.Close()
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/test/bufconn"
+
+	"parc/agent/sim"
+	"parc/cmdb"
+	"parc/cmdb/reconcile"
+	"parc/cmdb/store"
+	"parc/cmdb/store/teststore"
+	"parc/collector/agentsvc"
+	parcv1 "parc/proto/parc/v1"
+)
+
+// TestFleetOverGRPC drives a small simulated fleet through the real agent
+// service and checks what the graph made of it.
+func TestFleetOverGRPC(t *testing.T) {
+	st := teststore.Open(t)
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	parcv1.RegisterAgentServiceServer(srv, agentsvc.New(agentsvc.Config{Engine: reconcile.New(st, reconcile.Config{})}))
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+
+	r, err := sim.New(sim.Config{Target: "passthrough:///bufnet", Agents: 40, Packages: 120, Concurrency: 8, AgentsPerConn: 10, RunID: "t",
+		Options: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	if err := r.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, phase := range []struct {
+		name string
+		mk   func(*sim.Host) *parcv1.Report
+	}{{"full", (*sim.Host).Full}, {"delta", (*sim.Host).Delta}, {"delta", (*sim.Host).Delta}, {"heartbeat", (*sim.Host).Heartbeat}} {
+		s := r.Phase(ctx, phase.name, phase.mk)
+		if s.Errors > 0 || s.Resyncs > 0 || s.Reports != 40 {
+			t.Fatalf("%s: %v (first error %v)", phase.name, s, s.FirstErr)
+		}
+	}
+	g := cmdb.NewGraph(st)
+	hosts, _, err := g.List(ctx, cmdb.ListOptions{Class: cmdb.ClassComputer, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hosts) != 40 {
+		t.Fatalf("%d computers, want 40", len(hosts))
+	}
+	// Packages vary a few percent per host around the target count.
+	sizes := map[int]bool{}
+	for _, h := range hosts {
+		rec, err := g.Software(ctx, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(rec.Items); n < 110 || n > 130 {
+			t.Errorf("%s has %d packages", h.Name, n)
+		}
+		sizes[len(rec.Items)] = true
+	}
+	services, _, _ := g.List(ctx, cmdb.ListOptions{Class: cmdb.ClassService, Limit: 1000})
+	deps, _ := st.Scan(ctx, store.Range{Prefix: []byte(reconcile.PrefixDependency)})
+	if len(services) == 0 || len(deps) == 0 {
+		t.Errorf("%d services and %d dependencies mapped from the fleet's sockets", len(services), len(deps))
+	}
+	t.Logf("%d services, %d depends_on", len(services), len(deps))
+}
