@@ -48,6 +48,8 @@ type Config struct {
 	// IncidentExists checks a reactive maintenance's incident number
 	// (default: the incident module's Get).
 	IncidentExists func(ctx context.Context, number string) error
+	// NewID makes ids for assets created by import (cmdb.NewID).
+	NewID func() string
 }
 
 // Service is the lifecycle module.
@@ -64,6 +66,9 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Blockers == nil {
 		cfg.Blockers = []Blocker{{Kind: "incident", Open: incident.OpenOnCI}, {Kind: "change", Open: change.OpenOnCI}}
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = cmdb.NewID
 	}
 	if cfg.SupportCost == nil {
 		cfg.SupportCost = incident.SupportCost
@@ -350,6 +355,8 @@ func (s *Service) UpdateAsset(ctx context.Context, ref string, in AssetInput, ac
 	})
 	return next, err
 }
+
+func (s *Service) newID() string { return s.cfg.NewID() }
 
 func (s *Service) resolve(ctx context.Context, ref string) (string, error) {
 	ci, err := s.g.Resolve(ctx, ref)
