@@ -166,6 +166,17 @@ func (c *Cluster) tail() string {
 	return b.String()
 }
 
+// Kill kills member i (kill -9) and waits for it to exit: the cluster
+// goes on with the others while they keep a quorum.
+func (c *Cluster) Kill(i int) error {
+	if i < 0 || i >= len(c.procs) {
+		return fmt.Errorf("etcdtest: no member %d", i)
+	}
+	_ = c.procs[i].Process.Kill()
+	_ = c.procs[i].Wait()
+	return nil
+}
+
 // Stop kills the members and waits for them to exit.
 func (c *Cluster) Stop() {
 	c.stopOnce.Do(func() {
