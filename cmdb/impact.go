@@ -2,6 +2,7 @@ package cmdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -112,7 +113,7 @@ func (g *Graph) Impact(ctx context.Context, start []string, o ImpactOptions) (*I
 		seen := map[string]bool{}
 		var frontier []item
 		for _, id := range start {
-			if _, err := loadCI(ctx, rd, id); err != nil {
+			if _, err := loadHead(ctx, rd, id); err != nil {
 				return err
 			}
 			seen[id] = true
@@ -131,7 +132,7 @@ func (g *Graph) Impact(ctx context.Context, start []string, o ImpactOptions) (*I
 					}
 					seen[nb.id] = true
 					path := append(append([]string(nil), it.path...), nb.id)
-					ci, err := loadCI(ctx, rd, nb.id)
+					ci, err := loadHead(ctx, rd, nb.id)
 					if err != nil {
 						return err
 					}
@@ -207,4 +208,28 @@ func splitRelKey(key []byte, prefix string) (typ, other string, ok bool) {
 		return "", "", false
 	}
 	return rest[:i], rest[i+1:], true
+}
+
+// ciHead is the part of a CI a traversal shows; decoding only it skips the
+// attributes, identifiers and history of every reached CI.
+type ciHead struct {
+	ID       string `cbor:"1,keyasint"`
+	Class    string `cbor:"2,keyasint"`
+	Subclass string `cbor:"3,keyasint,omitempty"`
+	Name     string `cbor:"4,keyasint"`
+}
+
+func loadHead(ctx context.Context, r store.Reader, id string) (*ciHead, error) {
+	v, err := r.Get(ctx, ciKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("CI %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load CI %s: %w", id, err)
+	}
+	h := &ciHead{}
+	if err := Decode(v, h); err != nil {
+		return nil, fmt.Errorf("load CI %s: %w", id, err)
+	}
+	return h, nil
 }
