@@ -23,6 +23,8 @@ import (
 
 	"parc/cmdb"
 	"parc/cmdb/incident"
+	"parc/cmdb/licence"
+	"parc/cmdb/lifecycle"
 	"parc/cmdb/problem"
 	"parc/cmdb/reconcile"
 	"parc/cmdb/store"
@@ -47,6 +49,9 @@ type Config struct {
 	APIAddr string
 	// Rules is the identification order, comma separated ("" for default).
 	Rules string
+	// SoftwareRules names a JSON file of software normalization rules
+	// tried before the shipped catalog ("" for the catalog alone).
+	SoftwareRules string
 	// StaleAfter, RetireAfter and DependencyMaxAge tune the staleness
 	// sweep and dependency ageing (0: the reconcile package defaults).
 	StaleAfter, RetireAfter, DependencyMaxAge time.Duration
@@ -140,7 +145,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	engine := reconcile.New(st, reconcile.Config{Rules: rules, Logger: log.With("component", "reconcile"), OnApplied: tr.auditIngest})
+	norm, err := licence.DefaultNormalizer(cfg.SoftwareRules)
+	if err != nil {
+		return fmt.Errorf("--software-rules: %w", err)
+	}
+	engine := reconcile.New(st, reconcile.Config{Rules: rules, Logger: log.With("component", "reconcile"), OnApplied: tr.auditIngest, Title: norm.Title})
 	graph := cmdb.NewGraph(st)
 	m := newMetrics()
 
@@ -152,6 +161,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	incidents, problems := incident.New(st), problem.New(st)
 	extra := append(api.IncidentRoutes(graph, incidents, problems, nil), api.ProblemRoutes(incidents, problems, nil)...)
+	extra = append(extra, api.LifecycleRoutes(lifecycle.New(st, lifecycle.Config{}), nil)...)
+	extra = append(extra, api.LicenceRoutes(licence.NewService(st, norm), st, nil)...)
 	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api"), Auth: tr.auth, Extra: append(append(tr.routes(), api.GraphRoutes(graph)...), extra...)})
 	if cfg.Routes != nil {
 		cfg.Routes(apiSrv.Routes())
@@ -210,6 +221,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{Name: "dependency-ageing", Singleton: true, Run: ager.Run},
 		{Name: "incident-linker", Singleton: true, Run: incident.NewLinker(incidents, log, nil).Run},
 		{Name: "incident-sla", Singleton: true, Run: (&incident.SLAJob{S: incidents, Log: log}).Run},
+		{Name: "licence-compliance", Singleton: true, Run: licence.NewFollower(st, log).Run},
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -22,6 +22,7 @@ func main() {
 	flag.StringVar(&cfg.AgentAddr, "agent-addr", "127.0.0.1:7443", "gRPC address for agents")
 	flag.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7080", "HTTP address of the API, UI and metrics")
 	flag.StringVar(&cfg.Rules, "identify", "", "identification rule order (default agent,serial,uuid,machine_id,mac_hostname)")
+	flag.StringVar(&cfg.SoftwareRules, "software-rules", "", "JSON file of software normalization rules, tried before the shipped catalog")
 	flag.BoolVar(&cfg.Insecure, "insecure-dev", false, "accept plaintext agents (development only)")
 	flag.StringVar(&cfg.CACert, "ca-cert", "", "operator-supplied CA certificate, PEM (default: generated on first start)")
 	flag.StringVar(&cfg.CAKey, "ca-key", "", "operator-supplied CA private key, PEM")

@@ -45,6 +45,10 @@ type RowPlan struct {
 	CI      string   `json:"ci,omitempty"`
 	Key     string   `json:"key"`
 	Changes []string `json:"changes,omitempty"`
+	// Kept names the fields whose imported value was not applied because
+	// a stronger source owns them (a value entered by hand, or a fact
+	// discovered by an agent).
+	Kept []string `json:"kept,omitempty"`
 }
 
 // ImportResult is the outcome of an import or its dry run.
@@ -134,7 +138,7 @@ func (s *Service) applyRow(ctx context.Context, tx *cmdb.Tx, line int, in AssetI
 		return plan, fmt.Errorf("class: %s is a %s; the class of an asset does not change by import: %w", have.Name, have.Class, cmdb.ErrInvalid)
 	}
 	next := cloneCI(have)
-	applyInput(next, &in, cmdb.SourceImport, now)
+	plan.Kept = applyInput(next, &in, cmdb.SourceImport, now)
 	from := current(have)
 	if in.State != "" && in.State != from {
 		if err := CanTransition(from, in.State); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -211,39 +212,39 @@ func findAsset(tx *cmdb.Tx, in *AssetInput) (*cmdb.CI, error) {
 	return found, nil
 }
 
+// attrs returns the attribute values an input sets.
+func (in *AssetInput) attrs() map[string]any {
+	m := map[string]any{}
+	for k, v := range map[string]string{"vendor": in.Vendor, "model": in.Model, "serial": in.Serial, "asset_tag": in.AssetTag,
+		"purchase_date": in.PurchaseDate, "supplier": in.Supplier, "order_number": in.OrderNumber, "warranty_end": in.WarrantyEnd,
+		"owner": in.Owner, "location": in.Location} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if in.Cost > 0 {
+		m["cost"] = in.Cost
+	}
+	if in.DepreciationYears > 0 {
+		m["depreciation_years"] = int64(in.DepreciationYears)
+	}
+	return m
+}
+
 // applyInput sets the input's non-empty fields on ci from source, through
 // the precedence table (discovered facts win over hand-entered vendor,
-// model and serial; people win over discovery on business facts).
-func applyInput(ci *cmdb.CI, in *AssetInput, source string, now time.Time) {
+// model and serial; people win over imports and discovery on business
+// facts). It returns the attributes it could not set because a stronger
+// source owns them.
+func applyInput(ci *cmdb.CI, in *AssetInput, source string, now time.Time) (kept []string) {
 	p := reconcile.DefaultPrecedence()
-	set := func(attr string, v any) {
-		if v == nil {
-			return
-		}
+	for attr, v := range in.attrs() {
 		reconcile.SetAttr(p, ci, attr, v, source, now)
-	}
-	str := func(s string) any {
-		if s == "" {
-			return nil
+		if !reflect.DeepEqual(cmdb.Canon(ci.Attr(attr)), cmdb.Canon(v)) {
+			kept = append(kept, attr)
 		}
-		return s
 	}
-	set("vendor", str(in.Vendor))
-	set("model", str(in.Model))
-	set("serial", str(in.Serial))
-	set("asset_tag", str(in.AssetTag))
-	if in.Cost > 0 {
-		set("cost", in.Cost)
-	}
-	set("purchase_date", str(in.PurchaseDate))
-	set("supplier", str(in.Supplier))
-	set("order_number", str(in.OrderNumber))
-	set("warranty_end", str(in.WarrantyEnd))
-	if in.DepreciationYears > 0 {
-		set("depreciation_years", int64(in.DepreciationYears))
-	}
-	set("owner", str(in.Owner))
-	set("location", str(in.Location))
+	slices.Sort(kept)
 	if in.Subclass != "" {
 		ci.Subclass = in.Subclass
 	}
@@ -261,6 +262,7 @@ func applyInput(ci *cmdb.CI, in *AssetInput, source string, now time.Time) {
 			}
 		}
 	}
+	return kept
 }
 
 func defaultName(in *AssetInput) string {

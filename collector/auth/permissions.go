@@ -84,6 +84,29 @@ var Permissions = map[string][]Role{
 	"problem.transition":   serviceDesk,
 	"problem.link":         serviceDesk,
 	"problem.known_errors": anyone,
+
+	// Lifecycle, finances, contracts, licences.
+	"asset.create":         assets,
+	"asset.update":         assets,
+	"asset.finance":        anyone,
+	"asset.import":         assets,
+	"asset.export":         anyone,
+	"lifecycle.get":        anyone,
+	"lifecycle.transition": assets,
+	"lifecycle.renew":      assets,
+	"contract.create":      assets,
+	"contract.link":        assets,
+	"lifecycle.due":        anyone,
+	"report.assets":        anyone,
+	"licence.list":         anyone,
+	"licence.create":       assets,
+	"licence.compliance":   anyone,
+	"licence.import":       assets,
+	"licence.export":       anyone,
+	"licence.get":          anyone,
+	"licence.update":       assets,
+	"licence.delete":       assets,
+	"software.title":       anyone,
 }
 
 // Allowed reports whether role may call route, and whether route has a
