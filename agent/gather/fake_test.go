@@ -42,26 +42,24 @@ func (f fakeSource) NICs(context.Context) ([]*parcv1.NIC, error) {
 		{Name: "docker0", Mac: "02:42:ac:11:00:01", Virtual: true}}, nil
 }
 
-// fakeRunner answers commands from a map of "name args" to output; a
-// command not in the map is not installed.
+// fakeRunner answers commands by name from a map of command name to the
+// fixture file holding its output; a command not in the map is not
+// installed.
 type fakeRunner map[string]string
 
 func (f fakeRunner) LookPath(name string) (string, error) {
-	for k := range f {
-		if strings.Fields(k)[0] == name {
-			return "/usr/bin/" + name, nil
-		}
+	if _, ok := f[name]; ok {
+		return "/usr/bin/" + name, nil
 	}
 	return "", fmt.Errorf("%s: %w", name, fs.ErrNotExist)
 }
 
 func (f fakeRunner) Output(_ context.Context, name string, args ...string) ([]byte, error) {
-	k := strings.Join(append([]string{name}, args...), " ")
-	out, ok := f[k]
+	file, ok := f[name]
 	if !ok {
-		return nil, fmt.Errorf("fake runner: no output for %q", k)
+		return nil, fmt.Errorf("fake runner: %s %s: %w", name, strings.Join(args, " "), fs.ErrNotExist)
 	}
-	return []byte(out), nil
+	return os.ReadFile(file)
 }
 
 // fixedTime is the modification time given to every file of a copied
@@ -73,6 +71,7 @@ var fixedTime = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 func copyTree(t *testing.T, src string) string {
 	t.Helper()
 	dst := t.TempDir()
+	var dirs []string
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -87,6 +86,7 @@ func copyTree(t *testing.T, src string) string {
 			}
 			return os.Symlink(l, target)
 		case d.IsDir():
+			dirs = append(dirs, target)
 			return os.MkdirAll(target, 0o755)
 		default:
 			b, err := os.ReadFile(p)
@@ -101,6 +101,11 @@ func copyTree(t *testing.T, src string) string {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if err := os.Chtimes(d, fixedTime, fixedTime); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dst
 }

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -99,7 +100,11 @@ func Run(ctx context.Context, env *Env, gatherers map[string]Gatherer) Result {
 	var wg sync.WaitGroup
 	for name, g := range gatherers {
 		wg.Go(func() {
+			start := time.Now()
 			inv, err := safeGather(ctx, env, g)
+			if env.Logger != nil {
+				env.Logger.Debug("gatherer done", "gatherer", name, "took", time.Since(start), "err", err)
+			}
 			mu.Lock()
 			outs = append(outs, out{name, inv, err})
 			mu.Unlock()
@@ -113,7 +118,7 @@ func Run(ctx context.Context, env *Env, gatherers map[string]Gatherer) Result {
 		if o.inv != nil {
 			proto.Merge(res.Inventory, o.inv)
 		}
-		if o.err == nil || errors.Is(o.err, ErrNotPresent) {
+		if o.err == nil {
 			continue
 		}
 		for _, e := range flatten(o.err) {
@@ -127,7 +132,10 @@ func Run(ctx context.Context, env *Env, gatherers map[string]Gatherer) Result {
 func safeGather(ctx context.Context, env *Env, g Gatherer) (inv *parcv1.Inventory, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			inv, err = nil, fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+			if env.Logger != nil {
+				env.Logger.Error("gatherer panicked", "panic", r, "stack", string(debug.Stack()))
+			}
+			inv, err = nil, fmt.Errorf("panic: %v", r)
 		}
 	}()
 	return g.Gather(ctx, env)
@@ -139,11 +147,14 @@ func flatten(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var all []error
 		for _, e := range j.Unwrap() {
-			if e != nil && !errors.Is(e, ErrNotPresent) {
+			if e != nil {
 				all = append(all, flatten(e)...)
 			}
 		}
 		return all
+	}
+	if errors.Is(err, ErrNotPresent) {
+		return nil
 	}
 	return []error{err}
 }

@@ -1,14 +1,14 @@
 package gather
 
-// Default returns the gatherers of this operating system by name: only what
-// ghw and gopsutil know here.
+// Default returns the gatherers of this operating system by name.
 func Default() map[string]Gatherer {
 	return map[string]Gatherer{
-		"system":      Func(systemGatherer),
-		"cpu":         Func(cpuGatherer),
-		"memory":      Func(memoryGatherer),
-		"disks":       Func(disksGatherer),
-		"filesystems": Func(filesystemsGatherer),
-		"nics":        Func(nicsGatherer),
+		"system":       Func(systemGatherer),
+		"cpu":          Func(cpuGatherer),
+		"memory":       Func(memoryGatherer),
+		"disks":        Func(disksGatherer),
+		"filesystems":  Func(filesystemsGatherer),
+		"nics":         Func(nicsGatherer),
+		"software.app": Func(macAppsGatherer),
 	}
 }

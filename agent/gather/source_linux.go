@@ -2,6 +2,7 @@ package gather
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -126,6 +127,128 @@ func (s *realSource) users(ctx context.Context) []string {
 		}
 		if user != "" && strings.HasPrefix(class, "user") {
 			out = append(out, user)
+		}
+	}
+	return out
+}
+
+// Disks reads /sys/block directly: ghw's block module took 30-100 ms here
+// (it walks udev and partition data for loop devices too), this takes
+// about a millisecond. Loop, ram, zram and device-mapper devices are not
+// disks and are skipped. Serials come from sysfs or, for SATA/SCSI disks,
+// from udev's database.
+func (s *realSource) Disks(ctx context.Context) ([]*parcv1.Disk, error) {
+	dir := s.path("/sys/block")
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read /sys/block: %w", err)
+	}
+	mounts := s.mountsByDevice()
+	var disks []*parcv1.Disk
+	for _, de := range des {
+		name := de.Name()
+		if skipBlockDevice(name) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		d := &parcv1.Disk{
+			Name:      name,
+			SizeBytes: sectors(filepath.Join(p, "size")),
+			Model:     junk(readString(filepath.Join(p, "device", "model"))),
+			Vendor:    junk(readString(filepath.Join(p, "device", "vendor"))),
+			Serial:    junk(readString(filepath.Join(p, "device", "serial"))),
+		}
+		if d.Serial == "" {
+			d.Serial = junk(readString(filepath.Join(p, "serial")))
+		}
+		udev := s.udevProps(readString(filepath.Join(p, "dev")))
+		if d.Serial == "" {
+			d.Serial = junk(udev["ID_SERIAL_SHORT"])
+		}
+		if d.Model == "" {
+			d.Model = junk(strings.ReplaceAll(udev["ID_MODEL"], "_", " "))
+		}
+		d.Rotational = readString(filepath.Join(p, "queue", "rotational")) == "1"
+		switch {
+		case strings.HasPrefix(name, "sr"):
+			d.Type = "odd"
+		case strings.HasPrefix(name, "fd"):
+			d.Type = "fdd"
+		case d.Rotational:
+			d.Type = "hdd"
+		default:
+			d.Type = "ssd"
+		}
+		parts, _ := os.ReadDir(p)
+		for _, pe := range parts {
+			pp := filepath.Join(p, pe.Name())
+			if !exists(filepath.Join(pp, "partition")) {
+				continue
+			}
+			m := mounts["/dev/"+pe.Name()]
+			part := &parcv1.Partition{Name: pe.Name(), SizeBytes: sectors(filepath.Join(pp, "size")), FsType: m.fstype, MountPoint: m.dir}
+			if part.FsType == "" {
+				part.FsType = s.udevProps(readString(filepath.Join(pp, "dev")))["ID_FS_TYPE"]
+			}
+			d.Partitions = append(d.Partitions, part)
+		}
+		disks = append(disks, d)
+	}
+	return disks, nil
+}
+
+func skipBlockDevice(name string) bool {
+	for _, p := range []string{"loop", "ram", "zram", "dm-", "nbd"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// sectors reads a sysfs size file, which counts 512-byte sectors whatever
+// the device's block size.
+func sectors(p string) uint64 {
+	n, _ := strconv.ParseUint(readString(p), 10, 64)
+	return n * 512
+}
+
+type mount struct{ dir, fstype string }
+
+// mountsByDevice maps block device paths to their first mount.
+func (s *realSource) mountsByDevice() map[string]mount {
+	out := map[string]mount{}
+	b, err := os.ReadFile(s.path("/proc/self/mounts"))
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !strings.HasPrefix(f[0], "/dev/") {
+			continue
+		}
+		if _, ok := out[f[0]]; !ok {
+			out[f[0]] = mount{unescapeMount(f[1]), f[2]}
+		}
+	}
+	return out
+}
+
+// udevProps reads the E: properties of udev's database entry for a block
+// device "MAJ:MIN" (empty when udev does not run).
+func (s *realSource) udevProps(devno string) map[string]string {
+	out := map[string]string{}
+	if devno == "" {
+		return out
+	}
+	b, err := os.ReadFile(s.path("/run/udev/data/b" + devno))
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if kv, ok := strings.CutPrefix(line, "E:"); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			out[k] = v
 		}
 	}
 	return out

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/jaypipes/ghw"
-	"github.com/jaypipes/ghw/pkg/block"
 	"github.com/shirou/gopsutil/v4/common"
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
@@ -115,49 +114,6 @@ func (s *realSource) Memory(ctx context.Context) (*parcv1.Memory, error) {
 		return nil, fmt.Errorf("gopsutil memory: %w", err)
 	}
 	return &parcv1.Memory{TotalBytes: vm.Total}, nil
-}
-
-func (s *realSource) Disks(ctx context.Context) ([]*parcv1.Disk, error) {
-	info, err := ghw.Block(ghw.WithChroot(s.root), ghw.WithDisableWarnings(), ghw.WithDisableTools())
-	if err != nil {
-		return nil, fmt.Errorf("ghw block: %w", err)
-	}
-	var disks []*parcv1.Disk
-	for _, d := range info.Disks {
-		if skipDisk(d) {
-			continue
-		}
-		pd := &parcv1.Disk{
-			Name:       d.Name,
-			Model:      junk(d.Model),
-			Serial:     junk(d.SerialNumber),
-			Vendor:     junk(d.Vendor),
-			SizeBytes:  d.SizeBytes,
-			Type:       strings.ToLower(d.DriveType.String()),
-			Rotational: d.DriveType == block.DriveTypeHDD,
-		}
-		for _, p := range d.Partitions {
-			pd.Partitions = append(pd.Partitions, &parcv1.Partition{
-				Name: p.Name, SizeBytes: p.SizeBytes, FsType: junk(p.Type), MountPoint: p.MountPoint,
-			})
-		}
-		disks = append(disks, pd)
-	}
-	return disks, nil
-}
-
-// skipDisk drops block devices that are not disks: loop, ram and zram
-// devices.
-func skipDisk(d *block.Disk) bool {
-	if d.StorageController == block.StorageControllerLoop {
-		return true
-	}
-	for _, p := range []string{"loop", "ram", "zram"} {
-		if strings.HasPrefix(d.Name, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *realSource) Filesystems(ctx context.Context) ([]*parcv1.Filesystem, error) {

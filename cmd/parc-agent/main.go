@@ -39,11 +39,16 @@ func inventory(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parc-agent inventory", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	root := fs.String("root", "/", "filesystem root to inventory")
+	verbose := fs.Bool("v", false, "log each gatherer's duration on stderr")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	ctx := context.Background()
-	env := agent.NewEnv(*root, nil, nil, nil)
+	var log *slog.Logger
+	if *verbose {
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	env := agent.NewEnv(*root, nil, nil, log)
 	res := gather.Run(ctx, env, gather.Default())
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(agent.InventoryReport(res))
 	if err != nil {
