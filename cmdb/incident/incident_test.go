@@ -111,6 +111,15 @@ func TestPriorityMatrix(t *testing.T) {
 }
 
 func TestCreateDerivesImpactFromGraph(t *testing.T) {
+	t.Run("service index", func(t *testing.T) { testDerive(t) })
+	t.Run("loading every dependant", func(t *testing.T) {
+		defer func(n int) { maxServiceIndex = n }(maxServiceIndex)
+		maxServiceIndex = 0
+		testDerive(t)
+	})
+}
+
+func testDerive(t *testing.T) {
 	f := newFixture(t)
 	s := New(f.st)
 	tests := []struct {

@@ -87,6 +87,10 @@ type StatusChange struct {
 type ImpactBasis struct {
 	Services   int `cbor:"1,keyasint" json:"services"`
 	Dependants int `cbor:"2,keyasint" json:"dependants"`
+	// Depth is how many hops downstream the counts cover; Partial is set
+	// when the walk stopped there because the impact was already high.
+	Depth   int  `cbor:"3,keyasint,omitempty" json:"depth,omitempty"`
+	Partial bool `cbor:"4,keyasint,omitempty" json:"partial,omitempty"`
 }
 
 // AutoSource marks an incident opened from agent health events.

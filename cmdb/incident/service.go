@@ -246,55 +246,6 @@ func respond(in *Incident, now time.Time) {
 	}
 }
 
-// derivation is what the graph says about a set of affected CIs.
-type derivation struct {
-	impact   int
-	basis    ImpactBasis
-	services []ServiceRef
-}
-
-// derive computes the impact level and the affected services of links:
-// services and dependants reached downstream (what relies on the CIs).
-func (s *Service) derive(ctx context.Context, cfg Config, links []Link) (*derivation, error) {
-	levels := cfg.ImpactLevels()
-	d := &derivation{impact: levels}
-	if len(links) == 0 {
-		return d, nil
-	}
-	ids := make([]string, 0, len(links))
-	seen := map[string]bool{}
-	for _, l := range links {
-		ids = append(ids, l.CI)
-		if l.Class == cmdb.ClassService && !seen[l.CI] {
-			seen[l.CI] = true
-			d.services = append(d.services, ServiceRef{ID: l.CI, Name: l.Name})
-		}
-	}
-	res, err := s.g.Impact(ctx, ids, cmdb.ImpactOptions{Direction: cmdb.Downstream, Depth: cfg.Impact.Depth})
-	if err != nil {
-		return nil, fmt.Errorf("derive impact: %w", err)
-	}
-	nsvc := len(d.services)
-	for _, n := range res.Nodes {
-		if n.Class == cmdb.ClassService && !seen[n.ID] {
-			seen[n.ID] = true
-			nsvc++
-			if len(d.services) < maxServices {
-				d.services = append(d.services, ServiceRef{ID: n.ID, Name: n.Name})
-			}
-		}
-	}
-	d.basis = ImpactBasis{Services: nsvc, Dependants: len(res.Nodes)}
-	r := cfg.Impact
-	switch {
-	case r.HighServices > 0 && nsvc >= r.HighServices, r.HighDependants > 0 && len(res.Nodes) >= r.HighDependants:
-		d.impact = 1
-	case r.MediumDependants > 0 && len(res.Nodes) >= r.MediumDependants:
-		d.impact = (levels + 1) / 2
-	}
-	return d, nil
-}
-
 func applyDerivation(in *Incident, d *derivation) {
 	if d == nil {
 		return
