@@ -26,6 +26,8 @@ type TitleIndexer struct {
 	done atomic.Int64
 	// BatchOps caps the writes per transaction (default 100).
 	BatchOps int
+	// known holds title CIs known to exist (Run's goroutine only).
+	known map[string]bool
 }
 
 // NewTitleIndexer returns an indexer over st.
@@ -146,36 +148,46 @@ func titleOps(host string, before, after []Installed) []titleOp {
 	return ops
 }
 
-// flush writes ops in transactions of at most BatchOps writes, the last
-// one recording rev as done.
+// flush writes ops in transactions of at most BatchOps writes (an index
+// entry is one write; a title seen for the first time adds its CI, four
+// more), the last one recording rev as done.
 func (x *TitleIndexer) flush(ctx context.Context, ops []titleOp, rev int64) error {
-	per := max(1, x.BatchOps/5) // a new title costs up to 5 writes
+	if x.known == nil {
+		x.known = map[string]bool{}
+	}
 	for len(ops) > 0 || rev > 0 {
-		n := min(per, len(ops))
-		chunk := ops[:n]
-		ops = ops[n:]
-		last := len(ops) == 0
+		used := 0
+		var created []string
 		_, err := x.st.Update(ctx, func(stx store.Txn) error {
+			used, created = 0, created[:0]
+			writes := 0
 			tx := NewTx(ctx, stx, "system:title-indexer", time.Now())
-			for _, op := range chunk {
+			for used < len(ops) && writes+5 <= max(5, x.BatchOps-1) {
+				op := ops[used]
+				used++
 				id := TitleID(op.title)
+				writes++
 				if op.item == nil {
 					if err := stx.Delete(titleHostKey(id, op.host)); err != nil {
 						return err
 					}
 					continue
 				}
-				if _, err := tx.CI(id); errors.Is(err, ErrNotFound) {
-					title := &CI{ID: id, Class: ClassSoftware, Name: op.title, State: "use",
-						Attrs: map[string]Attr{"publisher": {Value: op.item.Publisher, Source: SourceAgent, Updated: tx.Now()}}}
-					if op.item.Publisher == "" {
-						title.Attrs = nil
-					}
-					if _, err := tx.PutCI(nil, title); err != nil {
+				if !x.known[id] {
+					if _, err := tx.CI(id); errors.Is(err, ErrNotFound) {
+						title := &CI{ID: id, Class: ClassSoftware, Name: op.title, State: "use",
+							Attrs: map[string]Attr{"publisher": {Value: op.item.Publisher, Source: SourceAgent, Updated: tx.Now()}}}
+						if op.item.Publisher == "" {
+							title.Attrs = nil
+						}
+						if _, err := tx.PutCI(nil, title); err != nil {
+							return err
+						}
+						writes += 4
+					} else if err != nil {
 						return err
 					}
-				} else if err != nil {
-					return err
+					created = append(created, id)
 				}
 				v, err := Encode(op.item)
 				if err != nil {
@@ -185,7 +197,7 @@ func (x *TitleIndexer) flush(ctx context.Context, ops []titleOp, rev int64) erro
 					return err
 				}
 			}
-			if last && rev > 0 {
+			if used == len(ops) && rev > 0 {
 				return stx.Put(keySWIndexRev, []byte(strconv.FormatInt(rev, 10)))
 			}
 			return nil
@@ -193,7 +205,14 @@ func (x *TitleIndexer) flush(ctx context.Context, ops []titleOp, rev int64) erro
 		if err != nil {
 			return fmt.Errorf("title index batch: %w", err)
 		}
-		if last {
+		if len(x.known) > 200_000 {
+			clear(x.known) // a bound on memory; titles are re-checked after
+		}
+		for _, id := range created {
+			x.known[id] = true
+		}
+		ops = ops[used:]
+		if len(ops) == 0 {
 			if rev > 0 {
 				x.done.Store(rev)
 			}

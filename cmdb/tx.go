@@ -346,6 +346,14 @@ func SoftwareChanges(before, after []Installed, limit int) []Change {
 		}
 		return m
 	}
+	if (len(before) == 0 && len(after) > limit) || (len(after) == 0 && len(before) > limit) {
+		// A first inventory (or a wiped one): counts only, without
+		// indexing either side.
+		return []Change{{Field: "software", Before: int64(len(before)), After: int64(len(after))},
+			{Field: "software.added", After: int64(len(after))},
+			{Field: "software.removed", After: int64(len(before))},
+			{Field: "software.changed", After: int64(0)}}
+	}
 	b, a := idx(before), idx(after)
 	var changes []Change
 	var added, removed, changed int

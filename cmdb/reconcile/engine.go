@@ -575,15 +575,29 @@ func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 			Arch: p.Arch, Publisher: p.Publisher, Source: p.Source, Installed: p.InstallDate,
 		})
 	}
-	sort.Slice(items, func(i, j int) bool {
-		if items[i].Name != items[j].Name {
-			return items[i].Name < items[j].Name
+	// Package managers list in order already: check before sorting (and
+	// sort indexes, not the large items, when needed).
+	cmp := func(a, b *cmdb.Installed) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
 		}
-		if items[i].Arch != items[j].Arch {
-			return items[i].Arch < items[j].Arch
+		if c := strings.Compare(a.Arch, b.Arch); c != 0 {
+			return c
 		}
-		return items[i].Source < items[j].Source
-	})
+		return strings.Compare(a.Source, b.Source)
+	}
+	if !slices.IsSortedFunc(items, func(a, b cmdb.Installed) int { return cmp(&a, &b) }) {
+		idx := make([]int, len(items))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp(&items[a], &items[b]) })
+		sorted := make([]cmdb.Installed, len(items))
+		for i, k := range idx {
+			sorted[i] = items[k]
+		}
+		items = sorted
+	}
 	// One entry per (name, arch, source): a package database listing a
 	// package twice is odd input, not two installs.
 	return cmdb.SoftwareRecord{Items: slices.CompactFunc(items, func(a, b cmdb.Installed) bool {

@@ -1,0 +1,70 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"parc/cmdb/reconcile"
+	"parc/cmdb/store/badgerstore"
+)
+
+// benchReport is a full report of host i with about 800 packages from a
+// shared pool of 2400, a few percent differing per host.
+func benchReport(i int, seq uint64) *reconcile.Report {
+	m := machine{agent: fmt.Sprintf("bench-%05d", i), host: fmt.Sprintf("host-%05d", i), vendor: "Dell Inc.",
+		serial: fmt.Sprintf("SN%07d", i), uuid: fmt.Sprintf("4c4c4544-0000-0000-0000-%012d", i), mid: fmt.Sprintf("%032x", i+1),
+		macs: []string{fmt.Sprintf("00:16:3e:%02x:%02x:%02x", i>>16&0xff, i>>8&0xff, i&0xff)}, ip: fmt.Sprintf("10.3.%d.%d", i/250, i%250+1), seq: seq}
+	r := m.report()
+	r.Sections[reconcile.SecSoftware] = true
+	for k := range 800 {
+		p := k
+		if k%40 == i%40 {
+			p = 800 + (i*31+k)%1600 // this host's own few percent
+		}
+		r.Inventory.Software = append(r.Inventory.Software, reconcile.Package{Name: fmt.Sprintf("package-%04d", p),
+			Version: fmt.Sprintf("1.%d.%d-1", p%7, p%13), Arch: "amd64", Publisher: "Debian", Source: "dpkg", InstallDate: 1_700_000_000})
+	}
+	return r
+}
+
+// BenchmarkApplyFull reports first-time full reports reconciled per
+// second with 8 reports in flight, on a Badger store in a temp dir.
+func BenchmarkApplyFull(b *testing.B) {
+	st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	e := reconcile.New(st, reconcile.Config{})
+	n := max(b.N, 500)
+	reports := make([]*reconcile.Report, n)
+	for i := range n {
+		reports[i] = benchReport(i, 1)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if _, err := e.Apply(context.Background(), reports[i], t0); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "reports/s")
+}
