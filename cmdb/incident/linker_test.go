@@ -128,3 +128,42 @@ func TestLinkerFollowsHealthEvents(t *testing.T) {
 		t.Errorf("resync created incidents: %d, want %d", len(items), before+1)
 	}
 }
+
+// TestLinkerWithIngest goes through the real reconcile engine: a report
+// carrying a failed service opens an incident on the reported host, a
+// repeat extends it, and the recovery resolves it.
+func TestLinkerWithIngest(t *testing.T) {
+	st := newFixture(t).st
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := reconcile.New(st, reconcile.Config{})
+	s := New(st)
+	go func() { _ = NewLinker(s, nil, func() time.Time { return t0 }).Run(ctx) }()
+	report := func(seq uint64, ok bool) reconcile.Result {
+		r := &reconcile.Report{AgentID: "agent-mail", BootID: "b1", Seq: seq, Kind: reconcile.Full, CollectedAt: t0.Add(time.Duration(seq) * time.Minute),
+			Sections:  map[string]bool{reconcile.SecSystem: true},
+			Inventory: reconcile.Inventory{System: reconcile.System{Hostname: "mail-02", MachineID: "mid-mail-02"}},
+			Events:    []reconcile.HealthEvent{{Kind: reconcile.EventServiceFailed, Subject: "postfix.service", OK: ok, Message: "exit 1"}}}
+		res, err := e.Apply(context.Background(), r, t0.Add(time.Duration(seq)*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := report(1, false)
+	waitFor(t, "incident from ingest", func() bool {
+		n, _ := OpenOnCI(context.Background(), st, res.HostID)
+		return len(n) == 1
+	})
+	report(2, false)
+	n, _ := OpenOnCI(context.Background(), st, res.HostID)
+	waitFor(t, "repeat on the timeline", func() bool {
+		in, _ := s.Get(context.Background(), n[0])
+		return in.Auto.Repeats == 1
+	})
+	report(3, true)
+	waitFor(t, "auto-resolve", func() bool {
+		in, _ := s.Get(context.Background(), n[0])
+		return in.Status == StatusResolved && in.ShortDescription == "Service failed on mail-02: postfix.service"
+	})
+}
