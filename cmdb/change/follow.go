@@ -37,6 +37,13 @@ var componentClasses = []string{cmdb.ClassCPU, cmdb.ClassDisk, cmdb.ClassNIC, cm
 // verifies the implementing changes with expectations on the host and
 // flags drift on change-controlled CIs. Run it as a singleton job.
 func (s *Service) Follow(ctx context.Context) error {
+	if s.cfg.OpenIncident != nil {
+		pending, err := s.pendingIncidents(ctx)
+		if err != nil {
+			return err
+		}
+		s.openIncidents(ctx, pending)
+	}
 	for {
 		var from int64
 		if _, err := get(ctx, s.st, keyFollow, &from); err != nil {
@@ -128,8 +135,9 @@ func (s *Service) Handle(ctx context.Context, evs []store.Event, rev int64) (boo
 	}
 	now := s.cfg.Now().UTC()
 	wrote := false
+	var pending []*Drift
 	_, err := s.st.Update(ctx, func(tx store.Txn) error {
-		wrote = false
+		wrote, pending = false, nil
 		var found []discovered
 		verify := map[string]bool{}
 		for _, ev := range evs {
@@ -155,7 +163,7 @@ func (s *Service) Handle(ctx context.Context, evs []store.Event, rev int64) (boo
 			wrote = wrote || len(updated) > 0
 		}
 		for _, d := range found {
-			flagged, err := s.drift(ctx, tx, d, rev, now)
+			flagged, err := s.drift(ctx, tx, d, rev, now, &pending)
 			if err != nil {
 				return err
 			}
@@ -169,6 +177,7 @@ func (s *Service) Handle(ctx context.Context, evs []store.Event, rev int64) (boo
 	if err != nil {
 		return false, fmt.Errorf("change follower at revision %d: %w", rev, err)
 	}
+	s.openIncidents(ctx, pending)
 	return wrote, nil
 }
 
@@ -349,7 +358,7 @@ func capChanges(chs []cmdb.Change) []cmdb.Change {
 
 // drift records d when its CI is change-controlled and no implementing
 // change covers it now.
-func (s *Service) drift(ctx context.Context, tx store.Txn, d discovered, rev int64, now time.Time) (bool, error) {
+func (s *Service) drift(ctx context.Context, tx store.Txn, d discovered, rev int64, now time.Time, pending *[]*Drift) (bool, error) {
 	ci, err := loadCI(ctx, tx, d.ci)
 	if err != nil || ci == nil {
 		return false, err
@@ -367,19 +376,59 @@ func (s *Service) drift(ctx context.Context, tx store.Txn, d discovered, rev int
 			return false, nil
 		}
 	}
-	dr := &Drift{ID: cmdb.NewID(), CI: d.ci, CIName: ci.Name, At: now, Kind: d.kind, Changes: d.changes, Rev: rev}
-	if ctl.OpenIncident && s.cfg.OpenIncident != nil {
-		num, err := s.cfg.OpenIncident(ctx, tx, dr, FollowerActor, now)
-		if err != nil {
-			return false, fmt.Errorf("open incident for drift on %s: %w", d.ci, err)
-		}
-		dr.Incident = num
-	}
+	dr := &Drift{ID: cmdb.NewID(), CI: d.ci, CIName: ci.Name, At: now, Kind: d.kind, Changes: d.changes, Rev: rev,
+		WantIncident: ctl.OpenIncident && s.cfg.OpenIncident != nil}
 	if err := put(tx, driftKey(dr.ID), dr); err != nil {
 		return false, err
 	}
+	if dr.WantIncident {
+		*pending = append(*pending, dr)
+	}
 	return true, audit.Record(tx, audit.Entry{At: now, Actor: FollowerActor, Action: "change.drift", Object: "ci/" + d.ci,
-		After: map[string]any{"drift": dr.ID, "kind": dr.Kind, "incident": dr.Incident}, Detail: "no implementing change covers this discovered change"})
+		After: map[string]any{"drift": dr.ID, "kind": dr.Kind}, Detail: "no implementing change covers this discovered change"})
+}
+
+// openIncidents opens the incidents the drifts ask for and records their
+// numbers. A failure is logged and retried when the follower restarts.
+func (s *Service) openIncidents(ctx context.Context, drifts []*Drift) {
+	for _, d := range drifts {
+		num, err := s.cfg.OpenIncident(ctx, d, FollowerActor, s.cfg.Now())
+		if err != nil {
+			s.cfg.Logger.Warn("cannot open an incident for drift", "drift", d.ID, "ci", d.CI, "err", err)
+			continue
+		}
+		now := s.cfg.Now().UTC()
+		_, err = s.st.Update(ctx, func(tx store.Txn) error {
+			cur := &Drift{}
+			if ok, err := get(ctx, tx, driftKey(d.ID), cur); err != nil || !ok {
+				return err
+			}
+			cur.Incident = num
+			if err := put(tx, driftKey(d.ID), cur); err != nil {
+				return err
+			}
+			return audit.Record(tx, audit.Entry{At: now, Actor: FollowerActor, Action: "change.drift.incident", Object: "ci/" + d.CI,
+				After: map[string]any{"drift": d.ID, "incident": num}})
+		})
+		if err != nil {
+			s.cfg.Logger.Warn("cannot record the incident of a drift", "drift", d.ID, "incident", num, "err", err)
+		}
+	}
+}
+
+// pendingIncidents returns the drifts still waiting for their incident.
+func (s *Service) pendingIncidents(ctx context.Context) ([]*Drift, error) {
+	ds, err := s.Drifts(ctx, DriftOptions{Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var out []*Drift
+	for i := range ds {
+		if ds[i].WantIncident && ds[i].Incident == "" {
+			out = append(out, &ds[i])
+		}
+	}
+	return out, nil
 }
 
 func recordAudit(tx store.Txn, now time.Time, actor, action, num string, before, after any, detail string) error {

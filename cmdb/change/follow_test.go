@@ -9,8 +9,7 @@ import (
 
 	"parc/cmdb"
 	"parc/cmdb/change"
-	"parc/cmdb/store"
-)
+	)
 
 // follower runs the discovery follower of w until the test ends.
 func (w *world) follower() {
@@ -139,7 +138,9 @@ func TestDriftOnChangeControlledCIs(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	setNow := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
 	var opened []string
-	cfg := change.Config{Now: clock, OpenIncident: func(_ context.Context, tx store.Txn, d *change.Drift, actor string, at time.Time) (string, error) {
+	cfg := change.Config{Now: clock, OpenIncident: func(_ context.Context, d *change.Drift, actor string, at time.Time) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		opened = append(opened, d.CI+":"+d.Kind)
 		return "INC-000042", nil
 	}}
@@ -167,6 +168,7 @@ func TestDriftOnChangeControlledCIs(t *testing.T) {
 	// Uncovered software upgrade on a controlled CI: drift, with an incident.
 	w.setSoftware("web-01", software("nginx", "1.24.0"))
 	eventually(t, "drift on web-01", func() bool { return len(drifts()) == 1 })
+	w.caughtUp()
 	ds, _ := w.svc.Drifts(w.ctx, change.DriftOptions{})
 	if ds[0].Kind != change.DriftSoftwareUpgraded || ds[0].Incident != "INC-000042" || ds[0].Changes[0].Field != "software:nginx" {
 		t.Fatalf("drift %+v", ds[0])
@@ -184,8 +186,12 @@ func TestDriftOnChangeControlledCIs(t *testing.T) {
 	if got := drifts(); !slices.Equal(got, want) {
 		t.Fatalf("drifts %v, want %v", got, want)
 	}
-	if !slices.Equal(opened, []string{w.id("web-01") + ":software_changed", w.id("web-01") + ":hardware_changed", w.id("web-01") + ":hardware_changed"}) {
-		t.Fatalf("incidents opened for %v", opened)
+	w.caughtUp()
+	mu.Lock()
+	got := slices.Clone(opened)
+	mu.Unlock()
+	if !slices.Equal(got, []string{w.id("web-01") + ":software_changed", w.id("web-01") + ":hardware_changed", w.id("web-01") + ":hardware_changed"}) {
+		t.Fatalf("incidents opened for %v", got)
 	}
 
 	// Uncontrolled CI: nothing.

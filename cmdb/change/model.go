@@ -261,4 +261,6 @@ type Drift struct {
 	ResolvedBy string `cbor:"8,keyasint,omitempty" json:"resolved_by,omitempty"`
 	Note       string `cbor:"9,keyasint,omitempty" json:"note,omitempty"`
 	Rev        int64  `cbor:"10,keyasint,omitempty" json:"rev,omitempty"`
+	// WantIncident is set when the CI's control asks for an incident.
+	WantIncident bool `cbor:"11,keyasint,omitempty" json:"want_incident,omitempty"`
 }

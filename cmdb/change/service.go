@@ -36,9 +36,11 @@ type Config struct {
 	OpenProblems  OnCIFunc
 	// Incidents lists every incident affecting a CI (for the review).
 	Incidents func(ctx context.Context, r store.Reader, ci string) ([]IncidentInfo, error)
-	// OpenIncident opens an incident for a drift inside tx and returns its
-	// number; nil opens none.
-	OpenIncident func(ctx context.Context, tx store.Txn, d *Drift, actor string, now time.Time) (string, error)
+	// OpenIncident opens an incident for a drift on a CI whose control asks
+	// for one, and returns its number; nil opens none. It runs after the
+	// drift is committed (the incident module writes in its own
+	// transaction); the drift then records the number.
+	OpenIncident func(ctx context.Context, d *Drift, actor string, now time.Time) (string, error)
 	// Depth is the impact traversal depth (default 3).
 	Depth int
 	// Limit caps the CIs one traversal visits (default 10000).
