@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,7 +35,8 @@ func benchReport(i int, seq uint64) *reconcile.Report {
 // BenchmarkApplyFull reports first-time full reports reconciled per
 // second with 8 reports in flight, on a Badger store in a temp dir.
 func BenchmarkApplyFull(b *testing.B) {
-	st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{})
+	// PARC_BENCH_SYNC=1 fsyncs every commit, as the collector does.
+	st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{SyncWrites: os.Getenv("PARC_BENCH_SYNC") == "1"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"parc/cmdb"
@@ -79,6 +80,11 @@ type Config struct {
 	// MaxNewDeps caps the depends_on relationships one report may create
 	// (default 20); the rest follow on the host's next reports.
 	MaxNewDeps int
+	// NoGroupCommit applies every report in a transaction of its own.
+	// By default reports arriving while a commit is in flight are applied
+	// together in the next transaction (within the store's limits), so
+	// that many small deltas share one commit and one fsync.
+	NoGroupCommit bool
 	// WriteBudget is the most writes one report's transaction may make
 	// (default store.MaxTxnOps minus a margin for OnApplied). Dependency
 	// mapping stops, to resume on the next report, before it is exceeded.
@@ -89,6 +95,10 @@ type Config struct {
 type Engine struct {
 	st  store.Store
 	cfg Config
+
+	gmu        sync.Mutex
+	queue      []*pendingReport
+	committing bool
 }
 
 // New returns an Engine writing to st.
@@ -176,6 +186,13 @@ func (e *Engine) Apply(ctx context.Context, r *Report, now time.Time) (Result, e
 	if err := Validate(r); err != nil {
 		return Result{}, err
 	}
+	if !e.cfg.NoGroupCommit {
+		return e.applyGrouped(ctx, r, now)
+	}
+	return e.applyOne(ctx, r, now)
+}
+
+func (e *Engine) applyOne(ctx context.Context, r *Report, now time.Time) (Result, error) {
 	var res Result
 	rev, err := e.st.Update(ctx, func(stx store.Txn) error {
 		res = Result{}

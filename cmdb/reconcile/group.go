@@ -1,0 +1,160 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"parc/cmdb"
+	"parc/cmdb/store"
+)
+
+// Group commit: a report arriving while another goroutine commits waits in
+// a queue; the committing goroutine then applies the queued reports
+// together, in one store transaction, before it returns. Many small reports
+// (heartbeats, deltas) so share one commit (and one fsync). A batch is
+// bounded by an estimate of its writes and bytes; if it breaks a store
+// limit or any report in it fails, each of its reports is applied alone,
+// so one bad report never fails the others.
+
+// pendingReport is a report waiting for its batch.
+type pendingReport struct {
+	ctx  context.Context
+	r    *Report
+	now  time.Time
+	res  Result
+	err  error
+	done chan struct{}
+}
+
+// Estimates that bound a batch (the fallback covers a wrong guess).
+const (
+	batchWrites = store.MaxTxnOps - 8
+	batchBytes  = store.MaxTxnBytes / 2
+	batchMax    = 64
+)
+
+// cost estimates the writes and bytes of applying r.
+func cost(r *Report) (writes, bytes int) {
+	switch {
+	case r.Kind == Heartbeat:
+		return 3, 512
+	case r.Kind == Full:
+		return 64, 4096 + 160*len(r.Inventory.Software)
+	}
+	writes, bytes = 4, 1024
+	for s := range r.Sections {
+		switch s {
+		case SecSoftware:
+			writes, bytes = writes+3, bytes+160*len(r.Inventory.Software)
+		case SecSockets:
+			writes += 8
+		case SecSystem, SecFirmware, SecCPU, SecDisks, SecNICs, SecDevices:
+			writes += 12
+		default:
+			writes++
+		}
+	}
+	return writes, bytes
+}
+
+func (e *Engine) applyGrouped(ctx context.Context, r *Report, now time.Time) (Result, error) {
+	p := &pendingReport{ctx: ctx, r: r, now: now, done: make(chan struct{})}
+	e.gmu.Lock()
+	e.queue = append(e.queue, p)
+	if e.committing {
+		e.gmu.Unlock()
+		select {
+		case <-p.done:
+			return p.res, p.err
+		case <-ctx.Done():
+			// The batch may still commit it: the agent resends and the
+			// replay is recognised.
+			return Result{}, fmt.Errorf("apply report %s/%s#%d: %w", r.AgentID, r.BootID, r.Seq, ctx.Err())
+		}
+	}
+	e.committing = true
+	for {
+		batch := e.takeBatch()
+		e.gmu.Unlock()
+		e.commitBatch(batch)
+		e.gmu.Lock()
+		if len(e.queue) == 0 {
+			e.committing = false
+			e.gmu.Unlock()
+			break
+		}
+	}
+	<-p.done
+	return p.res, p.err
+}
+
+// takeBatch removes the next batch from the queue (e.gmu held): reports
+// of distinct agents, in arrival order, within the estimates.
+func (e *Engine) takeBatch() []*pendingReport {
+	var batch, rest []*pendingReport
+	agents := map[string]bool{}
+	writes, bytes := 0, 0
+	for i, p := range e.queue {
+		w, b := cost(p.r)
+		if len(batch) > 0 && (len(batch) >= batchMax || writes+w > batchWrites || bytes+b > batchBytes) {
+			rest = append(rest, e.queue[i:]...)
+			break
+		}
+		if agents[p.r.AgentID] || p.ctx.Err() != nil {
+			if p.ctx.Err() == nil {
+				rest = append(rest, p) // the same agent's next report: a later batch
+			} else {
+				p.err = fmt.Errorf("apply report %s/%s#%d: %w", p.r.AgentID, p.r.BootID, p.r.Seq, p.ctx.Err())
+				close(p.done)
+			}
+			continue
+		}
+		agents[p.r.AgentID] = true
+		writes, bytes = writes+w, bytes+b
+		batch = append(batch, p)
+	}
+	e.queue = rest
+	return batch
+}
+
+// commitBatch applies the batch in one transaction, or each report alone
+// when the batch fails.
+func (e *Engine) commitBatch(batch []*pendingReport) {
+	if len(batch) == 0 {
+		return
+	}
+	if len(batch) == 1 {
+		p := batch[0]
+		p.res, p.err = e.applyOne(p.ctx, p.r, p.now)
+		close(p.done)
+		return
+	}
+	// The batch outlives any one caller's context: bound it on its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rev, err := e.st.Update(ctx, func(stx store.Txn) error {
+		ct := &countingTxn{Txn: stx}
+		for _, p := range batch {
+			p.res = Result{}
+			before := ct.n
+			tx := cmdb.NewTx(ctx, ct, "agent:"+p.r.AgentID, p.now)
+			if err := e.apply(ctx, tx, p.r, &p.res); err != nil {
+				return err
+			}
+			p.res.Writes = ct.n - before
+		}
+		return nil
+	})
+	if err != nil {
+		for _, p := range batch {
+			p.res, p.err = e.applyOne(p.ctx, p.r, p.now)
+			close(p.done)
+		}
+		return
+	}
+	for _, p := range batch {
+		p.res.Rev = rev
+		close(p.done)
+	}
+}
