@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all build test test-etcd run run-cluster proto lint cross bench bench-agent bench-ingest clean
+.PHONY: fuzz all build test test-etcd run run-cluster proto lint cross bench bench-agent bench-ingest clean
 
 all: build
 
@@ -20,6 +20,14 @@ test: build
 		echo "== again on etcd =="; \
 		PARC_TEST_STORE=etcd $(GO) test -count=1 -timeout 20m ./cmdb/... ./collector/...; \
 	else echo "etcd not installed: skipping the etcd pass (CI installs it)"; fi
+
+# Fuzz the report decode-and-apply path and the token parsers briefly
+# (their seed corpora also run in every `go test`). FUZZTIME=1m for longer.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeApply$$' -fuzztime $(FUZZTIME) ./collector/agentsvc
+	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/enroll
+	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/auth
 
 run: build
 	bash installers/dev/run.sh
