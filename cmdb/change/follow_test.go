@@ -9,7 +9,7 @@ import (
 
 	"parc/cmdb"
 	"parc/cmdb/change"
-	)
+)
 
 // follower runs the discovery follower of w until the test ends.
 func (w *world) follower() {
