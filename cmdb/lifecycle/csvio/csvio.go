@@ -94,7 +94,6 @@ func Parse(data []byte, known []string) ([]Row, []RowError) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -104,8 +103,9 @@ func Parse(data []byte, known []string) ([]Row, []RowError) {
 				}
 				continue
 			}
-			return rows, append(errs, RowError{Line: line, Message: err.Error()})
+			return rows, append(errs, RowError{Line: len(rows) + 2, Message: err.Error()})
 		}
+		line, _ := r.FieldPos(0)
 		if len(rows) >= MaxRows {
 			return rows, append(errs, RowError{Line: line, Message: fmt.Sprintf("more than %d rows: split the file", MaxRows)})
 		}
