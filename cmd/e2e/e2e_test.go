@@ -152,8 +152,8 @@ func dpkgCount(t *testing.T) int {
 // collector over loopback and checks the host CI and its software.
 func TestAgentReportsThisMachine(t *testing.T) {
 	want := dpkgCount(t)
-	c := startCollector(t, "--insecure-dev")
-	run(t, "parc-agent", "--collector", c.agentAddr, "--state-dir", t.TempDir(), "--once")
+	c := startCollector(t)
+	run(t, "parc-agent", "--collector", c.agentAddr, "--enroll-token", c.enrollToken(t), "--state-dir", t.TempDir(), "--once")
 
 	hostname, _ := os.Hostname()
 	tok := c.adminToken(t)

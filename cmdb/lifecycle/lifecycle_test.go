@@ -3,10 +3,12 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"parc/cmdb"
+	"parc/cmdb/change"
 	"parc/cmdb/incident"
 	"parc/cmdb/licence"
 	"parc/cmdb/lifecycle"
@@ -262,4 +264,22 @@ func mustNormalizer(t *testing.T) *licence.Normalizer {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func TestRetireBlockedByOpenChange(t *testing.T) {
+	st := teststore.Open(t)
+	ctx := context.Background()
+	s := lifecycle.New(st, lifecycle.Config{})
+	if _, err := s.CreateAsset(ctx, lifecycle.AssetInput{AssetTag: "AT-9", State: "acquire"}, "u", t0, idA); err != nil {
+		t.Fatal(err)
+	}
+	chg, err := change.New(cmdb.NewGraph(st), change.Config{}).Create(ctx, "user:cm", t0, change.Input{Type: change.Normal,
+		Title: "replace disk", CIs: []string{idA}, Window: change.Window{Start: t0.Add(24 * time.Hour), End: t0.Add(26 * time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Transition(ctx, idA, lifecycle.TransitionInput{To: "retire"}, "u", t0)
+	if !errors.Is(err, cmdb.ErrForbidden) || !strings.Contains(err.Error(), chg.Number) {
+		t.Fatalf("retire with open change %s: %v", chg.Number, err)
+	}
 }
