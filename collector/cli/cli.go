@@ -45,7 +45,7 @@ type registry map[string]*Command
 // own through one function listed here.
 var commands = func() registry {
 	r := registry{}
-	for _, add := range []func(registry){ciCommands, ciExtraCommands, enrollCommands, agentCommands, userCommands, tokenCommands, auditCommands, incidentCommands, problemCommands, reportCommands, assetCommands, lifecycleCommands, licenceCommands} {
+	for _, add := range []func(registry){ciCommands, ciExtraCommands, enrollCommands, agentCommands, userCommands, tokenCommands, auditCommands, incidentCommands, problemCommands, reportCommands, assetCommands, lifecycleCommands, licenceCommands, changeCommands} {
 		add(r)
 	}
 	return r
