@@ -24,6 +24,8 @@ type HostFacts struct {
 	// User is who a per-user licence counts on this host (its owner, else
 	// its first reported user; empty counts the host as its own user).
 	User string
+	// Retired hosts consume no licence, whatever their last inventory says.
+	Retired bool
 }
 
 // LicenceStatus is the compliance of one entitlement.
@@ -203,6 +205,9 @@ func (c *Compliance) Unchanged(host string, items []hostInstall) bool {
 // SetHost replaces what a host has installed. items are every install of
 // the host (unlicensed titles are dropped); pass nil to remove the host.
 func (c *Compliance) SetHost(host string, facts HostFacts, items []Install) {
+	if facts.Retired {
+		items = nil
+	}
 	c.setFiltered(host, facts, c.Filter(items))
 }
 
@@ -453,7 +458,7 @@ func (c *Compliance) compute(title string, ts *titleState, now time.Time) {
 
 // FactsOf reads the licence-relevant facts of a host CI.
 func FactsOf(ci *cmdb.CI) HostFacts {
-	f := HostFacts{Name: ci.Name, Cores: 1}
+	f := HostFacts{Name: ci.Name, Cores: 1, Retired: ci.State == "retire"}
 	if n, ok := cmdb.Canon(ci.Attr("cpu_cores")).(int64); ok && n > 0 {
 		f.Cores = n
 	}

@@ -57,6 +57,24 @@ func putHost(t testing.TB, st store.Store, id, name string, cores int64, owner s
 	}
 }
 
+func retireHost(t testing.TB, st store.Store, id string) {
+	t.Helper()
+	_, err := st.Update(context.Background(), func(stx store.Txn) error {
+		tx := cmdb.NewTx(context.Background(), stx, "test", t0)
+		old, err := tx.CI(id)
+		if err != nil {
+			return err
+		}
+		next := *old
+		next.State = "retire"
+		_, err = tx.PutCI(old, &next)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func pkg(title, version string) cmdb.Installed {
 	return cmdb.Installed{Title: title, Name: title, Version: version, Publisher: "Acme Corp"}
 }
@@ -112,6 +130,7 @@ func TestComplianceScenarios(t *testing.T) {
 	type host struct {
 		id, name, owner string
 		cores           int64
+		retired         bool
 		items           []cmdb.Installed
 	}
 	tests := []struct {
@@ -181,6 +200,13 @@ func TestComplianceScenarios(t *testing.T) {
 			unlicensed: 1,
 		},
 		{
+			name: "retired hosts consume nothing",
+			ents: []licence.Input{{Name: "W", Product: "widget", Metric: "device", Seats: 1}},
+			hosts: []host{{id: "h1", name: "a", items: []cmdb.Installed{pkg("widget", "1")}},
+				{id: "h2", name: "b", retired: true, items: []cmdb.Installed{pkg("widget", "1")}}},
+			want: map[string][4]any{"W": {int64(1), int64(0), int64(0), "compliant"}},
+		},
+		{
 			name:       "publisher must match",
 			ents:       []licence.Input{{Name: "P", Product: "widget", Publisher: "Other Inc", Metric: "device", Seats: 3}},
 			hosts:      []host{{id: "h1", name: "a", items: []cmdb.Installed{pkg("widget", "1")}}},
@@ -197,6 +223,9 @@ func TestComplianceScenarios(t *testing.T) {
 			}
 			for _, h := range tt.hosts {
 				putHost(t, st, h.id, h.name, h.cores, h.owner, h.items...)
+				if h.retired {
+					retireHost(t, st, h.id)
+				}
 			}
 			rep, err := licence.Compute(context.Background(), st, t0, 0)
 			if err != nil {

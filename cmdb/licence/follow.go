@@ -84,6 +84,9 @@ func (c *Compliance) apply(ctx context.Context, r store.Reader, host string, val
 		if facts, err = loadFacts(ctx, r, host); err != nil {
 			return err
 		}
+		if facts.Retired {
+			items = nil
+		}
 	}
 	c.setFiltered(host, facts, items)
 	return nil
@@ -147,8 +150,8 @@ type Follower struct {
 	Now func() time.Time
 	// FlushEvery is the longest a changed report waits to be stored (1s).
 	FlushEvery time.Duration
-	// RecomputeEvery refreshes host facts (cores, owner) that the feed of
-	// software records does not carry (1h).
+	// RecomputeEvery refreshes host facts (cores, owner, retirement) that
+	// the feed of software records does not carry (1h).
 	RecomputeEvery time.Duration
 	// ReportLimit caps the unlicensed installs listed in the stored report
 	// (1000), keeping it well under the store's value limit.
