@@ -163,6 +163,8 @@ func Run(ctx context.Context, cfg Config) error {
 	extra := append(api.IncidentRoutes(graph, incidents, problems, nil), api.ProblemRoutes(incidents, problems, nil)...)
 	extra = append(extra, api.LifecycleRoutes(lifecycle.New(st, lifecycle.Config{}), nil)...)
 	extra = append(extra, api.LicenceRoutes(licence.NewService(st, norm), st, nil)...)
+	changes := newChangeService(graph, incidents, log)
+	extra = append(extra, api.ChangeRoutes(changes, graph)...)
 	apiSrv := api.New(api.Config{Graph: graph, Logger: log.With("component", "api"), Auth: tr.auth, Extra: append(append(tr.routes(), api.GraphRoutes(graph)...), extra...)})
 	if cfg.Routes != nil {
 		cfg.Routes(apiSrv.Routes())
@@ -222,6 +224,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{Name: "incident-linker", Singleton: true, Run: incident.NewLinker(incidents, log, nil).Run},
 		{Name: "incident-sla", Singleton: true, Run: (&incident.SLAJob{S: incidents, Log: log}).Run},
 		{Name: "licence-compliance", Singleton: true, Run: licence.NewFollower(st, log).Run},
+		{Name: "change-follower", Singleton: true, Run: changes.Follow},
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

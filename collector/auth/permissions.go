@@ -34,6 +34,7 @@ var (
 	changes       = []Role{RoleChangeManager}
 	serviceDesk   = []Role{RoleServiceDesk}
 	desksAndAsset = []Role{RoleServiceDesk, RoleAssetManager}
+	nonViewers    = []Role{RoleServiceDesk, RoleChangeManager, RoleAssetManager}
 )
 
 // Permissions maps every API route name to the roles (besides admin)
@@ -107,6 +108,19 @@ var Permissions = map[string][]Role{
 	"licence.update":       assets,
 	"licence.delete":       assets,
 	"software.title":       anyone,
+
+	// Change management: who may approve is the change's approval rule's
+	// business, so every role but viewer may call approve and reject.
+	"change.list": anyone, "change.get": anyone, "change.impact": anyone, "change.review.report": anyone,
+	"change.create": nonViewers, "change.submit": nonViewers, "change.cancel": nonViewers,
+	"change.approve": nonViewers, "change.reject": nonViewers, "change.link_incident": nonViewers,
+	"change.impact.recompute": changes, "change.schedule": changes, "change.implement": changes,
+	"change.review": changes, "change.close": changes, "change.verify": changes,
+	"change.template.list": anyone, "change.template.get": anyone, "change.template.put": changes, "change.template.delete": changes,
+	"change.freeze.list": anyone, "change.freeze.put": changes, "change.freeze.delete": changes,
+	"change.rules.get": anyone, "change.rules.set": adminOnly,
+	"change.control.list": anyone, "change.control.set": changes,
+	"change.drift.list": anyone, "change.drift.resolve": changes,
 }
 
 // Allowed reports whether role may call route, and whether route has a

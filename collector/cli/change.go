@@ -894,7 +894,9 @@ func changeCommands(r registry) {
 	r["change rules"] = &Command{
 		Usage: "change rules [--set FILE.json]",
 		Help:  "show the approval rules, or replace them from a JSON file",
-		Flags: func(fs *flag.FlagSet) { fs.StringVar(&rulesFile, "set", "", "JSON file with {\"rules\": [...], \"critical\": [...]}") },
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&rulesFile, "set", "", "JSON file with {\"rules\": [...], \"critical\": [...]}")
+		},
 		Run: func(e *Env, _ *flag.FlagSet, args []string) error {
 			if err := needArgs(args, 0, "no arguments"); err != nil {
 				return err
