@@ -100,3 +100,39 @@ func TestCreateTokenValidates(t *testing.T) {
 		})
 	}
 }
+
+func TestOperatorCA(t *testing.T) {
+	ca, err := NewCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key := dir+"/ca.crt", dir+"/ca.key"
+	if err := ca.WritePEM(cert, key); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadCA(cert, key)
+	if err != nil || got.Pin() != ca.Pin() {
+		t.Fatalf("LoadCA: %v", err)
+	}
+	other, _ := NewCA(time.Now())
+	if err := other.WritePEM(dir+"/other.crt", dir+"/other.key"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCA(cert, dir+"/other.key"); err == nil {
+		t.Error("LoadCA accepted a key of another CA")
+	}
+	leaf, err := ca.ServerCert(time.Now(), time.Hour, "10.1.2.3", "collector.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCA(dir+"/nonexistent", key); err == nil {
+		t.Error("LoadCA accepted a missing file")
+	}
+	if err := leaf.Leaf.VerifyHostname(ServerName); err != nil {
+		t.Errorf("server certificate does not name %s: %v", ServerName, err)
+	}
+	if err := leaf.Leaf.VerifyHostname("10.1.2.3"); err != nil {
+		t.Errorf("server certificate does not name its listen address: %v", err)
+	}
+}
