@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -224,11 +225,11 @@ func (s *Service) ImportAssets(ctx context.Context, data []byte, opt ImportOptio
 			}
 		}
 	}
-	// Plan every row against the store (a transaction that writes
-	// nothing), so conflicts are row errors before anything is written.
+	// Plan every row against one snapshot of the store, so conflicts are
+	// row errors before anything is written.
 	if len(res.Errors) == 0 {
-		_, err := s.st.Update(ctx, func(stx store.Txn) error {
-			tx := cmdb.NewTx(ctx, stx, actor, now)
+		err := s.st.View(ctx, func(r store.Reader) error {
+			tx := cmdb.NewTx(ctx, readOnly{r}, actor, now)
 			res.Plan, res.Create, res.Update, res.Unchanged = res.Plan[:0], 0, 0, 0
 			res.Errors = res.Errors[:0]
 			seen := map[string]int{}
@@ -308,3 +309,12 @@ func (s *Service) ExportAssets(ctx context.Context, w io.Writer, now time.Time) 
 	}
 	return csvio.Write(w, exportColumns, rows)
 }
+
+// readOnly lets planning code written against a transaction run on a
+// snapshot: any write is an error.
+type readOnly struct{ store.Reader }
+
+var errReadOnly = errors.New("lifecycle: write while planning an import")
+
+func (readOnly) Put(_, _ []byte) error { return errReadOnly }
+func (readOnly) Delete(_ []byte) error { return errReadOnly }
