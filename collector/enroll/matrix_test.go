@@ -338,3 +338,45 @@ func TestLimits(t *testing.T) {
 		t.Errorf("store revision moved %d → %d", before, after)
 	}
 }
+
+// TestStreamLimit: report streams beyond MaxStreams are refused with
+// ResourceExhausted while the first stays open.
+func TestStreamLimit(t *testing.T) {
+	p := startPort(t, enroll.Config{MaxStreams: 1})
+	id, cert, err := p.enrollAgent(t, p.token(t, time.Hour, 1).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := p.client(t, p.tlsCreds(cert))
+	s, err := c.Report(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(report(id, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("first stream: %v", err)
+	}
+	if err := send(c, report(id, 2)); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("second concurrent stream: %v, want ResourceExhausted", err)
+	}
+	s.CloseSend()
+	if _, err := s.Recv(); err == nil {
+		t.Fatal("stream still open")
+	}
+	// The slot is free again once the first stream ended.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := send(c, report(id, 2))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream slot never freed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
