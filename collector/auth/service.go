@@ -157,10 +157,16 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*User, *TokenRe
 	return &u, &rec, nil
 }
 
+// maxLimiters bounds the per-caller rate limiters kept in memory.
+const maxLimiters = 100000
+
 func (s *Service) allow(id string) bool {
 	s.mu.Lock()
 	l := s.limits[id]
 	if l == nil {
+		if len(s.limits) >= maxLimiters {
+			clear(s.limits) // bounded memory; a reset only forgives a burst
+		}
 		l = rate.NewLimiter(s.cfg.Rate, s.cfg.Burst)
 		s.limits[id] = l
 	}

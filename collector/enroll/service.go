@@ -361,10 +361,16 @@ func (s *Service) Check(ctx context.Context, agentID string) error {
 }
 
 // allow takes one report from agentID's rate budget.
+// maxLimiters bounds the per-caller rate limiters kept in memory.
+const maxLimiters = 100000
+
 func (s *Service) allow(agentID string) bool {
 	s.mu.Lock()
 	l := s.limits[agentID]
 	if l == nil {
+		if len(s.limits) >= maxLimiters {
+			clear(s.limits) // bounded memory; a reset only forgives a burst
+		}
 		l = rate.NewLimiter(s.cfg.Rate, s.cfg.Burst)
 		s.limits[agentID] = l
 	}
