@@ -1,10 +1,14 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +34,9 @@ type Config struct {
 	RunID string
 	// Options are extra dial options (tests: a bufconn dialer).
 	Options []grpc.DialOption
+	// CollectorPID, when set (Linux, collector on this machine), makes
+	// each phase report the CPU time the collector used for it.
+	CollectorPID int
 }
 
 // Validate fills defaults and checks the configuration.
@@ -70,14 +77,44 @@ type Stats struct {
 	Took     time.Duration
 	P50, P99 time.Duration
 	FirstErr error
+	// CollectorCPU is the CPU time the collector used during the phase
+	// (0 when unknown).
+	CollectorCPU time.Duration
 }
 
 // Rate is reports per second.
 func (s Stats) Rate() float64 { return float64(s.Reports) / s.Took.Seconds() }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("phase=%s reports=%d errors=%d resyncs=%d seconds=%.2f rate=%.0f/s p50=%s p99=%s",
+	out := fmt.Sprintf("phase=%s reports=%d errors=%d resyncs=%d seconds=%.2f rate=%.0f/s p50=%s p99=%s",
 		s.Phase, s.Reports, s.Errors, s.Resyncs, s.Took.Seconds(), s.Rate(), s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond))
+	if s.CollectorCPU > 0 {
+		// Reports per CPU-second of the collector, and what two dedicated
+		// cores would sustain at that cost.
+		per := float64(s.Reports) / s.CollectorCPU.Seconds()
+		out += fmt.Sprintf(" collector_cpu_s=%.2f per_cpu_s=%.0f two_core_capacity=%.0f/s", s.CollectorCPU.Seconds(), per, 2*per)
+	}
+	return out
+}
+
+// processCPU returns the user+system CPU time of process pid (Linux).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) in parens.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
 // New builds the fleet (no network yet).
@@ -158,6 +195,10 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	var mu sync.Mutex
 	var first error
 	var wg sync.WaitGroup
+	var cpu0 time.Duration
+	if r.cfg.CollectorPID > 0 {
+		cpu0 = processCPU(r.cfg.CollectorPID)
+	}
 	start := time.Now()
 	for range min(r.cfg.Concurrency, n) {
 		wg.Add(1)
@@ -190,6 +231,9 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	wg.Wait()
 	st := Stats{Phase: name, Reports: n - int(errs.Load()), Errors: int(errs.Load()), Resyncs: int(resyncs.Load()),
 		Took: time.Since(start), FirstErr: first}
+	if r.cfg.CollectorPID > 0 {
+		st.CollectorCPU = processCPU(r.cfg.CollectorPID) - cpu0
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	st.P50, st.P99 = lat[n/2], lat[min(n-1, n*99/100)]
 	return st

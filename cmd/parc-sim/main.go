@@ -25,6 +25,7 @@ func main() {
 	flag.IntVar(&cfg.Concurrency, "concurrency", 32, "reports in flight")
 	flag.IntVar(&cfg.AgentsPerConn, "agents-per-conn", 1, "agents sharing one TCP connection (1: like a real fleet)")
 	flag.StringVar(&cfg.RunID, "run-id", "", "suffix of agent ids (default: random, so each run is a new fleet)")
+	flag.IntVar(&cfg.CollectorPID, "collector-pid", 0, "collector process id on this machine: report its CPU time per phase (Linux)")
 	deltas := flag.Int("deltas", 3, "rounds of one delta per agent after the full reports")
 	hold := flag.Duration("hold", 0, "keep every stream open this long after the deltas (heartbeats every --heartbeat)")
 	heartbeat := flag.Duration("heartbeat", time.Minute, "heartbeat interval while holding")

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -12,6 +16,7 @@ import (
 	"parc/cmdb"
 	"parc/cmdb/reconcile"
 	"parc/cmdb/store"
+	"parc/cmdb/store/badgerstore"
 	"parc/cmdb/store/teststore"
 	"parc/collector/agentsvc"
 	parcv1 "parc/proto/parc/v1"
@@ -72,4 +77,55 @@ func TestFleetOverGRPC(t *testing.T) {
 		t.Errorf("%d services and %d dependencies mapped from the fleet's sockets", len(services), len(deps))
 	}
 	t.Logf("%d services, %d depends_on", len(services), len(deps))
+}
+
+// BenchmarkFleet runs the simulated fleet in process (agent service over
+// bufconn, engine, title indexer) for profiling: PARC_BENCH_AGENTS agents.
+func BenchmarkFleet(b *testing.B) {
+	n := 300
+	if v := os.Getenv("PARC_BENCH_AGENTS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{SyncWrites: os.Getenv("PARC_BENCH_NOSYNC") == ""})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if os.Getenv("PARC_BENCH_NOINDEX") == "" {
+		go cmdb.NewTitleIndexer(st, nil).Run(ctx)
+	}
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	cs := &countingStore{Store: st}
+	parcv1.RegisterAgentServiceServer(srv, agentsvc.New(agentsvc.Config{Engine: reconcile.New(cs, reconcile.Config{})}))
+	go srv.Serve(lis)
+	defer srv.Stop()
+	defer func() { fmt.Printf("updates=%d attempts=%d\n", cs.updates.Load(), cs.attempts.Load()) }()
+	r, err := sim.New(sim.Config{Target: "passthrough:///bufnet", Agents: n, Packages: 800, Concurrency: 64, AgentsPerConn: 50, RunID: "b",
+		Options: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Connect(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	fmt.Println(r.Phase(ctx, "full", (*sim.Host).Full))
+	for range 3 {
+		fmt.Println(r.Phase(ctx, "delta", (*sim.Host).Delta))
+	}
+}
+
+// countingStore counts transactions and their attempts (conflict retries).
+type countingStore struct {
+	store.Store
+	updates, attempts atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(store.Txn) error) (int64, error) {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, func(tx store.Txn) error { c.attempts.Add(1); return fn(tx) })
 }

@@ -41,7 +41,7 @@ func BenchmarkApplyFull(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	e := reconcile.New(st, reconcile.Config{})
+	e := reconcile.New(st, reconcile.Config{NoGroupCommit: os.Getenv("PARC_BENCH_NOGROUP") == "1"})
 	n := max(b.N, 500)
 	reports := make([]*reconcile.Report, n)
 	for i := range n {
@@ -61,6 +61,54 @@ func BenchmarkApplyFull(b *testing.B) {
 					return
 				}
 				if _, err := e.Apply(context.Background(), reports[i], t0); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "reports/s")
+}
+
+// BenchmarkApplyDelta reports small delta reports (memory or filesystem
+// sections, as most deltas are) applied per second, 64 in flight.
+func BenchmarkApplyDelta(b *testing.B) {
+	st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{SyncWrites: os.Getenv("PARC_BENCH_SYNC") == "1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	e := reconcile.New(st, reconcile.Config{NoGroupCommit: os.Getenv("PARC_BENCH_NOGROUP") == "1"})
+	const hosts = 200
+	for i := range hosts {
+		if _, err := e.Apply(context.Background(), benchReport(i, 1), t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := max(b.N, 5000)
+	seqs := make([]atomic.Uint64, hosts)
+	for i := range seqs {
+		seqs[i].Store(1)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				h := k % hosts
+				r := &reconcile.Report{AgentID: fmt.Sprintf("bench-%05d", h), BootID: "boot-1", Seq: seqs[h].Add(1), Kind: reconcile.Delta,
+					CollectedAt: t0.Add(time.Duration(k) * time.Millisecond), Sections: map[string]bool{reconcile.SecFilesystems: true},
+					Inventory: reconcile.Inventory{Filesystems: []reconcile.Filesystem{{Device: "/dev/sda1", MountPoint: "/", SizeBytes: 1 << 40, UsedBytes: uint64(k) << 20}}}}
+				if _, err := e.Apply(context.Background(), r, t0.Add(time.Duration(k)*time.Millisecond)); err != nil {
 					b.Error(err)
 					return
 				}

@@ -98,7 +98,7 @@ type Engine struct {
 
 	gmu        sync.Mutex
 	queue      []*pendingReport
-	committing bool
+	committers int
 }
 
 // New returns an Engine writing to st.

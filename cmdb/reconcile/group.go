@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"parc/cmdb"
@@ -34,6 +35,10 @@ const (
 	batchMax    = 64
 )
 
+// maxCommitters is how many batches are prepared at once: while one
+// commits, another applies its reports on the other core.
+var maxCommitters = max(2, runtime.GOMAXPROCS(0))
+
 // cost estimates the writes and bytes of applying r.
 func cost(r *Report) (writes, bytes int) {
 	switch {
@@ -62,7 +67,7 @@ func (e *Engine) applyGrouped(ctx context.Context, r *Report, now time.Time) (Re
 	p := &pendingReport{ctx: ctx, r: r, now: now, done: make(chan struct{})}
 	e.gmu.Lock()
 	e.queue = append(e.queue, p)
-	if e.committing {
+	if e.committers >= maxCommitters {
 		e.gmu.Unlock()
 		select {
 		case <-p.done:
@@ -73,14 +78,14 @@ func (e *Engine) applyGrouped(ctx context.Context, r *Report, now time.Time) (Re
 			return Result{}, fmt.Errorf("apply report %s/%s#%d: %w", r.AgentID, r.BootID, r.Seq, ctx.Err())
 		}
 	}
-	e.committing = true
+	e.committers++
 	for {
 		batch := e.takeBatch()
 		e.gmu.Unlock()
 		e.commitBatch(batch)
 		e.gmu.Lock()
 		if len(e.queue) == 0 {
-			e.committing = false
+			e.committers--
 			e.gmu.Unlock()
 			break
 		}

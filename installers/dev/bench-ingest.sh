@@ -48,7 +48,7 @@ done
 rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 hwm_mib() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
-bin/parc-sim --collector "$AGENT_ADDR" --agents "$AGENTS" --packages "$PACKAGES" --concurrency "$CONC" \
+bin/parc-sim --collector "$AGENT_ADDR" --collector-pid "$COLLECTOR" --agents "$AGENTS" --packages "$PACKAGES" --concurrency "$CONC" \
   --deltas 3 --hold "$HOLD" --heartbeat 10s >"$WORK/sim.log" 2>&1 &
 SIM=$!
 pids+=("$SIM")
