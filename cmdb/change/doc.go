@@ -14,6 +14,7 @@
 //	chg/c/<number>             change record
 //	chg/snap/<number>          impact snapshot taken at submit (or recompute)
 //	chg/byci/<ci>/<number>     affected CI → change index
+//	chg/open/<number>          open changes: window, state and CIs (collisions)
 //	chg/tpl/<name>             standard-change template
 //	chg/frz/<id>               freeze (blackout) window
 //	chg/cfg/rules              approval rules

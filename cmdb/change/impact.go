@@ -129,13 +129,21 @@ func (s *Service) Analyze(ctx context.Context, c *Change, now time.Time) (*Impac
 			}
 		}
 	}
+	// Both traversals at once: each is a chain of small reads.
+	var up *cmdb.ImpactResult
+	var upErr error
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		up, upErr = s.g.Impact(ctx, c.CIs, cmdb.ImpactOptions{Direction: cmdb.Upstream, Depth: s.cfg.Depth, Limit: s.cfg.Limit})
+	}()
 	down, err := s.g.Impact(ctx, c.CIs, cmdb.ImpactOptions{Direction: cmdb.Downstream, Depth: s.cfg.Depth, Limit: s.cfg.Limit})
+	<-upDone
 	if err != nil {
 		return nil, err
 	}
-	up, err := s.g.Impact(ctx, c.CIs, cmdb.ImpactOptions{Direction: cmdb.Upstream, Depth: s.cfg.Depth, Limit: s.cfg.Limit})
-	if err != nil {
-		return nil, err
+	if upErr != nil {
+		return nil, upErr
 	}
 	imp.Truncated = down.Truncated || up.Truncated
 	for class, n := range down.Count {
@@ -153,26 +161,41 @@ func (s *Service) Analyze(ctx context.Context, c *Change, now time.Time) (*Impac
 		return out
 	}
 	imp.Downstream, imp.Upstream = nodes(down), nodes(up)
-	// Services among the reached CIs, with their owner and criticality.
-	for _, res := range []*cmdb.ImpactResult{down, up} {
-		for _, n := range res.Nodes {
-			if n.Class != cmdb.ClassService || slices.Contains(services, n.ID) {
+	// Services among the reached CIs. Those downstream rely on what
+	// changes: their owner and criticality count, and their open records.
+	seen := make(map[string]bool, len(services))
+	for _, id := range services {
+		seen[id] = true
+	}
+	err = s.st.View(ctx, func(r store.Reader) error {
+		for _, n := range down.Nodes {
+			if n.Class != cmdb.ClassService || seen[n.ID] {
 				continue
 			}
-			ci, err := s.g.CI(ctx, n.ID)
-			if err != nil {
-				return nil, err
+			seen[n.ID] = true
+			ci := &cmdb.CI{}
+			if ok, err := get(ctx, r, []byte(cmdb.PrefixCI+n.ID), ci); err != nil || !ok {
+				return err
 			}
 			services = append(services, ci.ID)
 			imp.Services = append(imp.Services, ref(ci))
-			// A critical service counts when the change reaches it
-			// downstream: it relies on what changes.
-			if res == down && critical(ci) {
+			if critical(ci) {
 				imp.Critical = append(imp.Critical, ref(ci))
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("impact of %s: %w", c.Number, err)
 	}
-	// Open incidents and problems on the affected CIs and the services.
+	for _, n := range up.Nodes {
+		if n.Class == cmdb.ClassService && !seen[n.ID] {
+			seen[n.ID] = true
+			imp.Services = append(imp.Services, CIRef{ID: n.ID, Name: n.Name, Class: n.Class})
+		}
+	}
+	// Open incidents and problems on the affected CIs and the services
+	// that rely on them.
 	err = s.st.View(ctx, func(r store.Reader) error {
 		for _, id := range append(slices.Clone(c.CIs), services...) {
 			if s.cfg.OpenIncidents != nil {
@@ -240,60 +263,43 @@ func (s *Service) collisions(ctx context.Context, r store.Reader, c *Change, aff
 	if c.Window.IsZero() {
 		return nil, nil
 	}
-	found := map[string]*Collision{}
-	check := func(ci string, direct bool) error {
-		kvs, err := r.Scan(ctx, store.Range{Prefix: byCIPrefix(ci)})
-		if err != nil {
-			return err
-		}
-		for _, kv := range kvs {
-			num := lastSegment(kv.Key)
-			if num == c.Number {
-				continue
-			}
-			col := found[num]
-			if col == nil {
-				o, err := Load(ctx, r, num)
-				if err != nil {
-					return err
-				}
-				if o.State.Terminal() || o.State == Draft || !o.Window.Overlaps(c.Window) {
-					found[num] = &Collision{} // remembered as no collision
-					continue
-				}
-				col = &Collision{Number: o.Number, Title: o.Title, State: o.State, Window: o.Window}
-				found[num] = col
-			}
-			if col.Number == "" {
-				continue
-			}
-			if !slices.Contains(col.CIs, ci) {
-				col.CIs = append(col.CIs, ci)
-			}
-			col.Direct = col.Direct || direct
-		}
-		return nil
+	kvs, err := r.Scan(ctx, store.Range{Prefix: []byte(prefixOpen)})
+	if err != nil {
+		return nil, err
 	}
-	for _, id := range affected {
-		if err := check(id, true); err != nil {
+	var reached map[string]bool
+	var out []Collision
+	for _, kv := range kvs {
+		var o openEntry
+		if err := cmdb.Decode(kv.Value, &o); err != nil {
 			return nil, err
 		}
-	}
-	for _, res := range []*cmdb.ImpactResult{down, up} {
-		for _, n := range res.Nodes {
-			if err := check(n.ID, false); err != nil {
-				return nil, err
+		if o.Number == c.Number || o.State == Draft || o.State.Terminal() || !o.Window.Overlaps(c.Window) {
+			continue
+		}
+		if reached == nil {
+			reached = make(map[string]bool, len(down.Nodes)+len(up.Nodes))
+			for _, res := range []*cmdb.ImpactResult{down, up} {
+				for _, n := range res.Nodes {
+					reached[n.ID] = true
+				}
 			}
 		}
-	}
-	var out []Collision
-	for _, col := range found {
-		if col.Number != "" {
+		col := Collision{Number: o.Number, Title: o.Title, State: o.State, Window: o.Window}
+		for _, id := range o.CIs {
+			switch {
+			case slices.Contains(affected, id):
+				col.Direct = true
+				col.CIs = append(col.CIs, id)
+			case reached[id]:
+				col.CIs = append(col.CIs, id)
+			}
+		}
+		if len(col.CIs) > 0 {
 			sort.Strings(col.CIs)
-			out = append(out, *col)
+			out = append(out, col)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
 	return out, nil
 }
 

@@ -27,6 +27,7 @@ const (
 	prefixFreeze = Prefix + "frz/"
 	prefixCtl    = Prefix + "ctl/"
 	prefixDrift  = Prefix + "drift/"
+	prefixOpen   = Prefix + "open/"
 )
 
 func changeKey(num string) []byte     { return []byte(prefixChange + num) }
@@ -37,6 +38,7 @@ func templateKey(name string) []byte  { return []byte(prefixTpl + name) }
 func freezeKey(id string) []byte      { return []byte(prefixFreeze + id) }
 func controlKey(ci string) []byte     { return []byte(prefixCtl + ci) }
 func driftKey(id string) []byte       { return []byte(prefixDrift + id) }
+func openKey(num string) []byte       { return []byte(prefixOpen + num) }
 func numberOf(seq int64) string       { return fmt.Sprintf("CHG-%06d", seq) }
 func lastSegment(key []byte) string   { s := string(key); return s[strings.LastIndexByte(s, '/')+1:] }
 func validSegment(s string) bool      { return s != "" && len(s) <= 128 && !strings.ContainsAny(s, "/\x00") }
@@ -119,4 +121,23 @@ func OpenOnCI(ctx context.Context, r store.Reader, ci string) ([]string, error) 
 		}
 	}
 	return out, nil
+}
+
+// openEntry is the small record of a change that is not closed, rejected
+// or cancelled, kept under chg/open/ so that collision checks read one
+// short range instead of an index entry per reached CI.
+type openEntry struct {
+	Number string   `cbor:"1,keyasint"`
+	Title  string   `cbor:"2,keyasint"`
+	State  State    `cbor:"3,keyasint"`
+	Window Window   `cbor:"4,keyasint"`
+	CIs    []string `cbor:"5,keyasint"`
+}
+
+// syncOpen keeps c's entry under chg/open/ in step with the change.
+func syncOpen(tx store.Txn, c *Change) error {
+	if c.State.Terminal() {
+		return tx.Delete(openKey(c.Number))
+	}
+	return put(tx, openKey(c.Number), openEntry{Number: c.Number, Title: c.Title, State: c.State, Window: c.Window, CIs: c.CIs})
 }

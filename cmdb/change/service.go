@@ -252,6 +252,9 @@ func (s *Service) Create(ctx context.Context, actor string, now time.Time, in In
 		if err := put(tx, changeKey(c.Number), c); err != nil {
 			return err
 		}
+		if err := syncOpen(tx, c); err != nil {
+			return err
+		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: actor, Action: "change.create", Object: "change/" + c.Number,
 			After: summary(c)})
 	})
@@ -387,6 +390,9 @@ func (s *Service) mutate(ctx context.Context, num, actor, action string, now tim
 		}
 		c.Updated = now
 		if err := put(tx, changeKey(c.Number), c); err != nil {
+			return err
+		}
+		if err := syncOpen(tx, c); err != nil {
 			return err
 		}
 		out = c
