@@ -27,7 +27,7 @@ import (
 const clusterPrefix = "/e2e/"
 
 // etcdCluster starts a three-member etcd cluster for the test.
-func etcdCluster(t *testing.T) *etcdtest.Cluster {
+func etcdCluster(t testing.TB) *etcdtest.Cluster {
 	t.Helper()
 	etcdtest.SkipIfMissing(t)
 	c, err := etcdtest.StartCluster(t.TempDir(), 3)
@@ -47,7 +47,7 @@ func storeURL(eps []string) string {
 }
 
 // openCluster opens the collectors' store directly, to check what they wrote.
-func openCluster(t *testing.T, eps []string) *etcdstore.Store {
+func openCluster(t testing.TB, eps []string) *etcdstore.Store {
 	t.Helper()
 	st, err := etcdstore.Open(context.Background(), etcdstore.Config{Endpoints: eps, Prefix: clusterPrefix})
 	if err != nil {
@@ -57,7 +57,7 @@ func openCluster(t *testing.T, eps []string) *etcdstore.Store {
 	return st
 }
 
-func startCollectors(t *testing.T, n int, eps []string, extra ...string) []*collectorProc {
+func startCollectors(t testing.TB, n int, eps []string, extra ...string) []*collectorProc {
 	t.Helper()
 	var cs []*collectorProc
 	for range n {
@@ -339,7 +339,7 @@ func replayed(t *testing.T, cs []*collectorProc) float64 {
 }
 
 // metrics reads c's /metrics and calls fn for every sample.
-func metrics(t *testing.T, c *collectorProc, fn func(name, labels string, v float64)) {
+func metrics(t testing.TB, c *collectorProc, fn func(name, labels string, v float64)) {
 	t.Helper()
 	resp, err := http.Get("http://" + c.apiAddr + "/metrics")
 	if err != nil {

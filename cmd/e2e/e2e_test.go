@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,7 +56,7 @@ type collectorProc struct {
 }
 
 // startCollector runs the real collector binary on free loopback ports.
-func startCollector(t *testing.T, extra ...string) *collectorProc {
+func startCollector(t testing.TB, extra ...string) *collectorProc {
 	t.Helper()
 	c := &collectorProc{data: t.TempDir(), agentAddr: freeAddr(t), apiAddr: freeAddr(t)}
 	c.log = filepath.Join(t.TempDir(), "collector.log")

@@ -28,6 +28,8 @@ type fleet struct {
 	// packages is the number of software packages in the FULL report.
 	packages int
 	prefix   string // agent ids are prefix-NNNN
+	// first is the first sequence sent (0 means 1); sequence 1 is FULL.
+	first uint64
 
 	acked     atomic.Int64 // acknowledged reports
 	failovers atomic.Int64 // streams that failed and were re-opened on the next collector
@@ -112,7 +114,7 @@ func (f *fleet) runAgent(ctx context.Context, i int, conns []*grpc.ClientConn) e
 	cur := i % len(conns)
 	var open *agentStream
 	defer func() { open.close() }()
-	for seq := uint64(1); seq <= uint64(f.reports); seq++ {
+	for seq := max(f.first, 1); seq < max(f.first, 1)+uint64(f.reports); seq++ {
 		r := f.report(i, seq)
 		for {
 			if ctx.Err() != nil {
