@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export GOFLAGS ?= -mod=mod
 
-.PHONY: fuzz all build test test-etcd run run-cluster proto lint cross bench bench-agent bench-ingest clean
+.PHONY: fuzz all build test test-etcd run run-cluster proto lint cross bench bench-agent bench-ingest bench-cluster clean
 
 all: build
 
@@ -54,6 +54,11 @@ bench-agent: build
 
 bench-ingest: build
 	bash installers/dev/bench-ingest.sh
+
+# Ingest throughput on Badger and on a local three-member etcd with 1, 2
+# and 3 collectors, and etcd bytes per host.
+bench-cluster: build
+	bash installers/dev/bench-cluster.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./cmdb/...
