@@ -26,6 +26,7 @@ func LifecycleRoutes(lc *lifecycle.Service, now func() time.Time) []Route {
 		{"PATCH", "/api/v1/assets/{ref}", "asset.update", h.updateAsset},
 		{"GET", "/api/v1/assets/{ref}/finance", "asset.finance", h.finance},
 		{"POST", "/api/v1/assets/import", "asset.import", h.importAssets},
+		{"PUT", "/api/v1/assets/uploads/{id}/parts/{n}", "asset.upload", h.uploadPart},
 		{"GET", "/api/v1/assets/export", "asset.export", h.exportAssets},
 		{"GET", "/api/v1/cis/{ref}/lifecycle", "lifecycle.get", h.get},
 		{"POST", "/api/v1/cis/{ref}/transition", "lifecycle.transition", h.transition},
@@ -231,15 +232,24 @@ func writeCSV(w http.ResponseWriter, name string, cols []string, rows [][]string
 	return err
 }
 
-// readBody reads a raw request body (a CSV file) within the API's limit.
-func readBody(r *http.Request) ([]byte, error) {
+// readRaw reads a raw request body within the API's limit.
+func readRaw(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, fmt.Errorf("%w: over %d bytes: split the file", errTooLarge, mbe.Limit)
+		return nil, fmt.Errorf("%w: over %d bytes: send it in parts", errTooLarge, mbe.Limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	return data, nil
+}
+
+// readBody reads a CSV file sent whole.
+func readBody(r *http.Request) ([]byte, error) {
+	data, err := readRaw(r)
+	if err != nil {
+		return nil, err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, BadRequest("empty body: want a CSV file with a header row")
@@ -276,7 +286,15 @@ func (h lifecycleHandlers) importAssets(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	data, err := readBody(r)
+	// A file larger than one request is staged in parts first and named
+	// by ?upload=ID.
+	upload := r.URL.Query().Get("upload")
+	var data []byte
+	if upload != "" {
+		data, err = h.lc.Upload(r.Context(), upload)
+	} else {
+		data, err = readBody(r)
+	}
 	if err != nil {
 		return err
 	}
@@ -284,11 +302,36 @@ func (h lifecycleHandlers) importAssets(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	if upload != "" && res.Complete {
+		if err := h.lc.DeleteUpload(r.Context(), upload); err != nil {
+			return err
+		}
+	}
 	body := map[string]any{"result": res}
 	if len(res.Errors) > 0 {
 		body["error"] = fmt.Sprintf("%d row error(s); nothing was written", len(res.Errors))
 	}
 	writeJSON(w, importStatus(res.Errors), body)
+	return nil
+}
+
+func (h lifecycleHandlers) uploadPart(w http.ResponseWriter, r *http.Request) error {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		return BadRequest("part number must be a whole number")
+	}
+	of, err := strconv.Atoi(r.URL.Query().Get("of"))
+	if err != nil {
+		return BadRequest("?of= must give the number of parts")
+	}
+	data, err := readRaw(r)
+	if err != nil {
+		return err
+	}
+	if err := h.lc.PutUploadPart(r.Context(), r.PathValue("id"), n, of, data, Principal(r.Context()), h.now()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

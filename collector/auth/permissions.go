@@ -91,6 +91,7 @@ var Permissions = map[string][]Role{
 	"asset.update":         assets,
 	"asset.finance":        anyone,
 	"asset.import":         assets,
+	"asset.upload":         assets,
 	"asset.export":         anyone,
 	"lifecycle.get":        anyone,
 	"lifecycle.transition": assets,

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -258,6 +260,29 @@ func postCSV(e *Env, path string, data []byte) (*importResult, json.RawMessage, 
 	return v.Result, body, nil
 }
 
+// uploadPart is the largest part of a staged upload (the server's
+// lifecycle.MaxUploadPart).
+const uploadPart = 900 << 10
+
+// uploadFile stages a large file in parts and returns its id: the first
+// 12 bytes of its SHA-256 in hex (csvio.FileID on the server).
+func uploadFile(e *Env, data []byte) (string, error) {
+	sum := sha256.Sum256(data)
+	id := hex.EncodeToString(sum[:12])
+	of := (len(data) + uploadPart - 1) / uploadPart
+	for n := 0; n < of; n++ {
+		part := data[n*uploadPart : min(len(data), (n+1)*uploadPart)]
+		path := fmt.Sprintf("/assets/uploads/%s/parts/%d?of=%d", id, n, of)
+		if err := e.Client.DoRaw(e.Ctx, "PUT", path, "text/csv", bytes.NewReader(part), nil); err != nil {
+			fmt.Fprintln(e.Err)
+			return "", fmt.Errorf("upload part %d of %d: %w", n+1, of, err)
+		}
+		fmt.Fprintf(e.Err, "\ruploaded %d/%d parts (%d%%)", n+1, of, 100*(n+1)/of)
+	}
+	fmt.Fprintln(e.Err)
+	return id, nil
+}
+
 // runImport checks a file (a dry run), then writes it in requests of
 // batch rows, showing progress on stderr for large files.
 func runImport(e *Env, path, file string, dry bool, batch int) error {
@@ -271,10 +296,26 @@ func runImport(e *Env, path, file string, dry bool, batch int) error {
 	if err != nil {
 		return err
 	}
-	check, raw, err := postCSV(e, path+"?dry_run=true", data)
+	// A file larger than one request is staged in parts, then named by
+	// ?upload=ID in the import requests.
+	body, q := data, url.Values{}
+	if len(data) > uploadPart {
+		if path != "/assets/import" {
+			return fmt.Errorf("%s is %d bytes: at most %d for this import", file, len(data), uploadPart)
+		}
+		id, err := uploadFile(e, data)
+		if err != nil {
+			return err
+		}
+		body = nil
+		q.Set("upload", id)
+	}
+	q.Set("dry_run", "true")
+	check, raw, err := postCSV(e, path+"?"+q.Encode(), body)
 	if err != nil {
 		return err
 	}
+	q.Del("dry_run")
 	if len(check.Errors) > 0 {
 		if e.JSON {
 			e.Out.Write(raw)
@@ -316,7 +357,8 @@ func runImport(e *Env, path, file string, dry bool, batch int) error {
 	showProgress := check.Rows > batch
 	var last *importResult
 	for {
-		res, _, err := postCSV(e, path+"?limit="+url.QueryEscape(fmt.Sprint(batch)), data)
+		q.Set("limit", fmt.Sprint(batch))
+		res, _, err := postCSV(e, path+"?"+q.Encode(), body)
 		if err != nil {
 			if showProgress {
 				fmt.Fprintln(e.Err)

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -51,6 +52,13 @@ func TestLifecycleAndLicenceCommands(t *testing.T) {
 			"1000", "2025-11-02", "2026-11-20", "ann", "Lyon"}, ",") + "\n")
 	}
 	good := write("good.csv", big.String())
+	// A file larger than one request (1 MiB) is uploaded in parts.
+	var huge strings.Builder
+	huge.WriteString("asset_tag,location\n")
+	for i := range 1800 {
+		fmt.Fprintf(&huge, "H-%04d,%s\n", i, strings.Repeat("x", 600))
+	}
+	hugeFile := write("huge.csv", huge.String())
 	lic := write("lic.csv", "name,product,metric,seats,expiry\nOffice,Microsoft Office Professional Plus 2021,device,1,2026-11-15\n")
 
 	run := func(args ...string) (int, string, string) {
@@ -75,12 +83,13 @@ func TestLifecycleAndLicenceCommands(t *testing.T) {
 		{"dry run", []string{"asset", "import", good, "--dry-run"}, 0, "30 to create"},
 		{"import with progress", []string{"asset", "import", good, "--batch", "7"}, 0, "imported 30/30 rows"},
 		{"re-import", []string{"asset", "import", good, "--dry-run"}, 0, "30 unchanged"},
+		{"huge file in parts", []string{"asset", "import", hugeFile, "--batch", "600"}, 0, "uploaded 2/2 parts"},
 		{"export", []string{"asset", "export"}, 0, "AT-A0,SNA0,Dell"},
 		{"contract", []string{"contract", "create", "--name", "Care", "--kind", "support", "--renewal", "2026-11-25", "--cost", "100", "--asset", "PC-1", "--asset", "AT-A0"}, 0, "Care"},
 		{"licence import", []string{"licence", "import", lic}, 0, "1 rows imported: 1 created"},
 		{"due", []string{"lifecycle", "due", "--days", "30"}, 0, "licence   Office"},
 		{"due csv", []string{"lifecycle", "due", "--csv"}, 0, "kind,id,name,date,days_left,detail"},
-		{"report", []string{"report", "assets"}, 0, "31 assets, cost 30900.00"},
+		{"report", []string{"report", "assets"}, 0, "1831 assets, cost 30900.00"},
 		{"report csv", []string{"report", "assets", "--csv"}, 0, "location,Lyon,30"},
 		{"licence list", []string{"licence", "list"}, 0, "microsoft office"},
 		{"compliance", []string{"licence", "compliance"}, 0, "1 licences: 1 compliant"},
@@ -95,5 +104,7 @@ func TestLifecycleAndLicenceCommands(t *testing.T) {
 			}
 		})
 	}
-	_ = st
+	if kvs, _ := st.Scan(context.Background(), store.Range{Prefix: []byte(lifecycle.PrefixUpload)}); len(kvs) != 0 {
+		t.Errorf("%d upload parts left after the import", len(kvs))
+	}
 }
