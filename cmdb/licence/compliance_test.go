@@ -296,6 +296,12 @@ func TestIncrementalMatchesFull(t *testing.T) {
 }
 
 func TestFollowerStoresReport(t *testing.T) {
+	for _, every := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(fmt.Sprint("flush every ", every), func(t *testing.T) { testFollower(t, every) })
+	}
+}
+
+func testFollower(t *testing.T, every time.Duration) {
 	st := teststore.Open(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -303,7 +309,7 @@ func TestFollowerStoresReport(t *testing.T) {
 	mustCreate(t, s, "01LIC00000000000000000000A", licence.Input{Name: "A", Product: "alpha", Metric: "device", Seats: 1})
 	f := licence.NewFollower(st, nil)
 	f.Now = func() time.Time { return t0 }
-	f.FlushEvery = 0
+	f.FlushEvery = every
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 	putHost(t, st, "h1", "one", 1, "", pkg("alpha", "1"))

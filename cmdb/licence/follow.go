@@ -225,7 +225,7 @@ func (f *Follower) follow(ctx context.Context, c *Compliance, rev int64) error {
 	defer flush.Stop()
 	recompute := time.NewTimer(again)
 	defer recompute.Stop()
-	dirty, last := false, rev
+	dirty, last, rebuild := false, rev, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -258,8 +258,16 @@ func (f *Follower) follow(ctx context.Context, c *Compliance, rev int64) error {
 			if ev.Err != nil && !errors.Is(ev.Err, store.ErrCompacted) {
 				return ev.Err
 			}
-			return errRebuild
+			// Entitlements change the products followed: recompute, once
+			// per flush period however many change (an import).
+			if f.FlushEvery <= 0 {
+				return errRebuild
+			}
+			rebuild = true
 		case <-flush.C:
+			if rebuild {
+				return errRebuild
+			}
 			if dirty {
 				if err := f.publish(ctx, c, last); err != nil {
 					return err

@@ -6,7 +6,8 @@
 // import and export of assets.
 //
 // The state is CI.State. Module records live under lc/: maintenance under
-// lc/mt/<ci>/<id>, import progress under lc/imp/<id>. Assets, contracts
+// lc/mt/<ci>/<start>, import progress under lc/imp/<kind>/<file id>, files
+// staged in parts under lc/up/<file id>/<part>. Assets, contracts
 // and their relationships are CIs of the graph, written through cmdb.Tx so
 // that their history is kept; every mutation appends an audit record in
 // the same transaction.
