@@ -3,12 +3,15 @@ package uplink
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 
 	parcv1 "parc/proto/parc/v1"
 )
@@ -18,7 +21,9 @@ const MaxMessageBytes = 16 << 20
 
 // Config says where the collector is and how to reach it.
 type Config struct {
-	// Target is the collector's agent port, HOST:PORT.
+	// Target is the collector's agent port, HOST:PORT, or the agent ports
+	// of the collectors of a cluster, comma separated: the client uses
+	// one and fails over to the others.
 	Target string
 	// Credentials secure the transport. Nil means plaintext.
 	Credentials credentials.TransportCredentials
@@ -53,7 +58,24 @@ func Dial(cfg Config) (*Client, error) {
 		// more frequent than that by default) to notice dead peers.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 5 * time.Minute, Timeout: 20 * time.Second}),
 	}, cfg.DialOptions...)
-	cc, err := grpc.NewClient(cfg.Target, opts...)
+	target := cfg.Target
+	if addrs := strings.Split(cfg.Target, ","); len(addrs) > 1 {
+		// Several collectors of one cluster: connect to one of them (in a
+		// shuffled order, to spread agents) and move to the next when it
+		// fails; the next Open after a failure reconnects.
+		r := manual.NewBuilderWithScheme("parc-collectors")
+		var st resolver.State
+		for _, a := range addrs {
+			if a = strings.TrimSpace(a); a != "" {
+				st.Addresses = append(st.Addresses, resolver.Address{Addr: a})
+			}
+		}
+		r.InitialState(st)
+		opts = append(opts, grpc.WithResolvers(r),
+			grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"pick_first":{"shuffleAddressList":true}}]}`))
+		target = r.Scheme() + ":///collectors"
+	}
+	cc, err := grpc.NewClient(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial collector %s: %w", cfg.Target, err)
 	}
