@@ -71,7 +71,7 @@ func daemon(args []string, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	enrollToken := fs.String("enroll-token", "", "enrollment token (first start only; from `parc enroll-token create`)")
 	insecureDev := fs.Bool("insecure-dev", false, "plaintext, no enrollment (development collectors started with --insecure-dev only)")
-	fs.String("collector", "", "collector agent port HOST:PORT")
+	fs.String("collector", "", "collector agent port HOST:PORT, or the ports of a cluster HOST:PORT,HOST:PORT (fails over)")
 	fs.String("state-dir", "", "directory for the agent id and the spool")
 	fs.Bool("once", false, "send one FULL report, wait for its ack, exit")
 	fs.String("root", "/", "filesystem root to inventory")
