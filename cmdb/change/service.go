@@ -543,6 +543,9 @@ func (s *Service) Decide(ctx context.Context, num, actor string, approve bool, c
 		if actor == c.Requester {
 			return "", fmt.Errorf("%s requested the change and cannot decide on it: %w", actor, cmdb.ErrForbidden)
 		}
+		if c.Required == nil {
+			return "", fmt.Errorf("%s has no approval requirement: %w", c.Number, cmdb.ErrForbidden)
+		}
 		as := capacities(c.Required, actor)
 		if len(as) == 0 {
 			return "", fmt.Errorf("%s is not an approver of %s (rule %s): %w", actor, c.Number, c.Required.Rule, cmdb.ErrForbidden)
