@@ -194,10 +194,16 @@ func (s *Service) Analyze(ctx context.Context, c *Change, now time.Time) (*Impac
 			imp.Services = append(imp.Services, CIRef{ID: n.ID, Name: n.Name, Class: n.Class})
 		}
 	}
-	// Open incidents and problems on the affected CIs and the services
-	// that rely on them.
+	// Open incidents and problems on the affected CIs and on the critical
+	// services that rely on them.
+	look := slices.Clone(c.CIs)
+	for _, cr := range imp.Critical {
+		if !slices.Contains(look, cr.ID) {
+			look = append(look, cr.ID)
+		}
+	}
 	err = s.st.View(ctx, func(r store.Reader) error {
-		for _, id := range append(slices.Clone(c.CIs), services...) {
+		for _, id := range look {
 			if s.cfg.OpenIncidents != nil {
 				ids, err := s.cfg.OpenIncidents(ctx, r, id)
 				if err != nil {
