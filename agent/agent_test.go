@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -299,5 +300,92 @@ func TestRestartReplaysPreviousBoot(t *testing.T) {
 	}
 	if n := spooled(t, filepath.Join(cfg.StateDir, "spool")); n != 0 {
 		t.Fatalf("%d reports left in the spool after both were acknowledged", n)
+	}
+}
+
+// TestResyncAsksForFull: an Ack with resync makes the next report FULL.
+func TestResyncAsksForFull(t *testing.T) {
+	srv := fakecollector.Start(t)
+	srv.ResyncAt = 2
+	m := &machine{software: []string{"a"}}
+	cfg := testConfig(t, srv, nil)
+	cfg.Gatherers = m.gatherers()
+	cfg.HeartbeatInterval = 2 * time.Millisecond
+	cfg.SMART = false
+	stop := runDaemon(t, cfg)
+	srv.Wait(waitCtx(t), 4)
+	stop()
+	got := srv.Reports()
+	if got[0].Kind != parcv1.Report_FULL || got[1].Kind == parcv1.Report_FULL {
+		t.Fatalf("kinds %v %v, want FULL then not FULL", got[0].Kind, got[1].Kind)
+	}
+	for _, r := range got[2:] {
+		if r.Kind == parcv1.Report_FULL {
+			return
+		}
+	}
+	t.Fatalf("no FULL report after the resync ack of sequence 2")
+}
+
+// TestFullSpoolDropsOldestAndResends: with the collector away and a spool
+// too small for the backlog, the oldest reports are dropped, the drop is
+// announced in a later report's errors, and a FULL report follows so the
+// collector can rebuild what it missed.
+func TestFullSpoolDropsOldestAndResends(t *testing.T) {
+	srv := fakecollector.Start(t)
+	srv.Stop()
+	big := make([]string, 2000) // ~40 KiB per software section
+	for i := range big {
+		big[i] = fmt.Sprintf("package-with-a-long-name-%04d", i)
+	}
+	m := &machine{software: big}
+	cfg := testConfig(t, srv, nil)
+	cfg.Gatherers = m.gatherers()
+	cfg.HeartbeatInterval = 2 * time.Millisecond
+	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 5*time.Millisecond
+	cfg.SpoolMaxBytes = 100 << 10
+	cfg.SMART = false
+	stop := runDaemon(t, cfg)
+	spoolDir := filepath.Join(cfg.StateDir, "spool")
+	ctx := waitCtx(t)
+	for i := 0; i < 5; i++ {
+		for spooled(t, spoolDir) < 1 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		m.set(append(slices.Clone(big), fmt.Sprint("extra", i))...)
+		time.Sleep(20 * time.Millisecond)
+	}
+	first := filepath.Join(spoolDir, fmt.Sprintf("%020d.report", 1))
+	for ctx.Err() == nil {
+		if _, err := os.Stat(first); err != nil {
+			break // the oldest report was dropped
+		}
+		time.Sleep(time.Millisecond)
+	}
+	srv.Up()
+	var sawDrop, sawFull bool
+	for !(sawDrop && sawFull) && ctx.Err() == nil {
+		for _, r := range srv.Wait(ctx, 1) {
+			for _, e := range r.Errors {
+				if e.Gatherer == "spool" && strings.Contains(e.Message, "dropped") {
+					sawDrop = true
+				}
+			}
+			sawFull = sawFull || (r.Kind == parcv1.Report_FULL && r.Sequence > 1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	got := srv.Reports()
+	if !sawDrop || !sawFull {
+		t.Fatalf("drop announced %v, later FULL %v (%d received)", sawDrop, sawFull, len(got))
+	}
+	if got[0].Sequence == 1 {
+		t.Errorf("the oldest report (sequence 1) was replayed, want it dropped")
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Sequence <= got[i-1].Sequence {
+			t.Fatalf("sequence %d after %d", got[i].Sequence, got[i-1].Sequence)
+		}
 	}
 }

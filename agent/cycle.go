@@ -52,17 +52,21 @@ func (a *agent) cycle(ctx context.Context, full bool) (uint64, bool) {
 	}
 	idx, dropped, err := a.spool.Put(r)
 	if dropped > 0 {
-		a.dropped += dropped
-		a.forceFull.Store(true) // the collector may have lost the base of later deltas
 		a.log.Warn("spool full: dropped oldest reports", "dropped", dropped, "total_dropped", a.spool.Dropped())
+		if r.Kind != parcv1.Report_FULL {
+			// Deltas left in the spool may build on a dropped report: send
+			// a FULL one next so the collector can rebuild.
+			a.forceFull.Store(true)
+		}
 	}
 	if err != nil {
+		a.dropped += dropped
 		a.forceFull.Store(true)
 		a.log.Error("report lost: cannot spool it", "sequence", r.Sequence, "err", err)
 		return 0, false
 	}
 	a.lastErrs = errKey
-	a.dropped = 0
+	a.dropped = dropped // announced in the next report
 	a.log.Debug("report spooled", "sequence", r.Sequence, "kind", r.Kind, "changed", p.Changed,
 		"events", len(events), "took", time.Since(start))
 	select {
