@@ -217,3 +217,19 @@ func BenchmarkComplianceFromStore(b *testing.B) {
 	}
 	b.ReportMetric(float64(hosts*benchInstalls), "installs/op")
 }
+
+// BenchmarkNormalizerTitle measures a package name seen for the first time
+// (rules tried in turn); names seen before are answered from a cache.
+func BenchmarkNormalizerTitle(b *testing.B) {
+	n, err := licence.DefaultNormalizer("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := []string{"Microsoft Office Professional Plus 2019", "Mozilla Firefox 120.0 (x64 en-US)", "libreoffice-calc",
+		"Acme Widget Studio 4.2", "python3.11-minimal", "google-chrome-stable", "libc6", "openjdk-17-jre-headless"}
+	i := 0
+	for b.Loop() {
+		n.Title(fmt.Sprintf("%s %d", names[i%len(names)], i), "Publisher")
+		i++
+	}
+}

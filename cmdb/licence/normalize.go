@@ -36,7 +36,10 @@ type Rule struct {
 
 type compiledRule struct {
 	name, pub *regexp.Regexp
-	title     string
+	// prefix is a literal every match starts with (may be empty): a cheap
+	// test before the expression.
+	prefix string
+	title  string
 }
 
 // Normalizer maps discovered package names and publishers to software
@@ -94,6 +97,7 @@ func NewNormalizer(cats ...Catalog) (*Normalizer, error) {
 			if cr.name, err = regexp.Compile(r.Match); err != nil {
 				return nil, fmt.Errorf("software rule %d (%s): %w: %v", i+1, r.Match, cmdb.ErrInvalid, err)
 			}
+			cr.prefix, _ = cr.name.LiteralPrefix()
 			if r.Publisher != "" {
 				if cr.pub, err = regexp.Compile(r.Publisher); err != nil {
 					return nil, fmt.Errorf("software rule %d publisher (%s): %w: %v", i+1, r.Publisher, cmdb.ErrInvalid, err)
@@ -160,6 +164,9 @@ func (n *Normalizer) title(name, publisher string) string {
 	pub := strings.ToLower(strings.TrimSpace(publisher))
 	canon := n.Publisher(publisher)
 	for _, r := range n.rules {
+		if !strings.HasPrefix(clean, r.prefix) {
+			continue
+		}
 		m := r.name.FindStringSubmatchIndex(clean)
 		if m == nil {
 			continue
