@@ -202,6 +202,31 @@ func (h lifecycleHandlers) report(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if r.URL.Query().Get("format") == "csv" {
+		return reportCSV(w, rep, r.URL.Query().Get("section"))
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// reportCSV writes one section of the asset report as CSV: groups (by
+// state, class, location and owner, and the total), warranties, or
+// licences (the compliance summary).
+func reportCSV(w http.ResponseWriter, rep *lifecycle.Report, section string) error {
+	switch section {
+	case "warranties":
+		rows := make([][]string, len(rep.Warranties))
+		for i, d := range rep.Warranties {
+			rows[i] = []string{d.ID, d.Name, d.Date, strconv.Itoa(d.DaysLeft), d.Detail}
+		}
+		return writeCSV(w, "warranties.csv", []string{"id", "name", "warranty_end", "days_left", "model"}, rows)
+	case "licences":
+		var rows [][]string
+		if l := rep.Licences; l != nil {
+			rows = append(rows, []string{strconv.Itoa(l.Licences), strconv.Itoa(l.Compliant), strconv.Itoa(l.OverDeployed),
+				strconv.Itoa(l.Expired), strconv.FormatInt(l.UnusedSeats, 10), strconv.Itoa(l.Unlicensed), money(l.Cost)})
+		}
+		return writeCSV(w, "licence-summary.csv", []string{"licences", "compliant", "over_deployed", "expired", "unused_seats", "unlicensed_installs", "cost"}, rows)
+	case "", "groups":
 		var rows [][]string
 		for _, g := range []struct {
 			name string
@@ -214,8 +239,7 @@ func (h lifecycleHandlers) report(w http.ResponseWriter, r *http.Request) error 
 		rows = append(rows, []string{"total", "", strconv.Itoa(rep.Totals.Assets), money(rep.Totals.Cost), money(rep.Totals.BookValue)})
 		return writeCSV(w, "assets-report.csv", []string{"group", "key", "assets", "cost", "book_value"}, rows)
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return BadRequest("section must be groups, warranties or licences")
 }
 
 func money(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }

@@ -232,12 +232,14 @@ func lifecycleCommands(r registry) {
 	}
 	var repDays int
 	var repCSV bool
+	var section string
 	r["report assets"] = &Command{
-		Usage: "report assets [--days N] [--csv]",
+		Usage: "report assets [--days N] [--csv [--section groups|warranties|licences]]",
 		Help:  "assets by state, class, location and owner; book value; warranties ending within N days; licence compliance summary",
 		Flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&repDays, "days", 90, "warranty horizon in days")
-			fs.BoolVar(&repCSV, "csv", false, "CSV output (the groups and the total)")
+			fs.BoolVar(&repCSV, "csv", false, "CSV output of one section")
+			fs.StringVar(&section, "section", "groups", "CSV section: groups (state, class, location, owner, total), warranties or licences")
 		},
 		Run: func(e *Env, _ *flag.FlagSet, args []string) error {
 			if err := needArgs(args, 0, "no arguments"); err != nil {
@@ -246,6 +248,7 @@ func lifecycleCommands(r registry) {
 			q := url.Values{"days": {fmt.Sprint(repDays)}}
 			if repCSV {
 				q.Set("format", "csv")
+				q.Set("section", section)
 				return getText(e, "/reports/assets?"+q.Encode())
 			}
 			type count struct {

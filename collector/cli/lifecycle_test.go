@@ -91,6 +91,8 @@ func TestLifecycleAndLicenceCommands(t *testing.T) {
 		{"due csv", []string{"lifecycle", "due", "--csv"}, 0, "kind,id,name,date,days_left,detail"},
 		{"report", []string{"report", "assets"}, 0, "1831 assets, cost 30900.00"},
 		{"report csv", []string{"report", "assets", "--csv"}, 0, "location,Lyon,30"},
+		{"report warranties csv", []string{"report", "assets", "--csv", "--section", "warranties"}, 0, "id,name,warranty_end,days_left,model"},
+		{"report bad section", []string{"report", "assets", "--csv", "--section", "x"}, 1, "section must be"},
 		{"licence list", []string{"licence", "list"}, 0, "microsoft office"},
 		{"compliance", []string{"licence", "compliance"}, 0, "1 licences: 1 compliant"},
 		{"retire", []string{"lifecycle", "retire", "PC-1", "--reason", "lost"}, 0, "state: retire"},
