@@ -10,6 +10,7 @@ import (
 
 	"github.com/jaypipes/ghw"
 	"github.com/jaypipes/ghw/pkg/block"
+	"github.com/shirou/gopsutil/v4/cpu"
 
 	"github.com/shirou/gopsutil/v4/host"
 
@@ -85,4 +86,30 @@ func skipDisk(d *block.Disk) bool {
 		}
 	}
 	return false
+}
+
+// CPU asks ghw for the topology and gopsutil for the frequency.
+func (s *realSource) CPU(ctx context.Context) (*parcv1.CPU, error) {
+	info, err := ghw.CPU(ghw.WithChroot(s.root), ghw.WithDisableWarnings())
+	if err != nil {
+		return nil, fmt.Errorf("ghw cpu: %w", err)
+	}
+	c := &parcv1.CPU{
+		Sockets: uint32(len(info.Processors)),
+		Cores:   info.TotalCores,
+		Threads: info.TotalHardwareThreads,
+	}
+	if len(info.Processors) > 0 {
+		c.Vendor = info.Processors[0].Vendor
+		c.Model = info.Processors[0].Model
+	}
+	// ghw does not report the frequency; gopsutil does (cpuinfo_max_freq,
+	// else "cpu MHz"). Whole MHz only, so that the section hash is stable.
+	if ci, err := cpu.InfoWithContext(s.ctx(ctx)); err == nil && len(ci) > 0 {
+		c.Mhz = float64(int64(ci[0].Mhz))
+		if c.Model == "" {
+			c.Model = ci[0].ModelName
+		}
+	}
+	return c, nil
 }
