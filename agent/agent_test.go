@@ -389,3 +389,35 @@ func TestFullSpoolDropsOldestAndResends(t *testing.T) {
 		}
 	}
 }
+
+// TestRunsNeverOverlap: with a gather slower than the heartbeat interval,
+// cycles still run one at a time.
+func TestRunsNeverOverlap(t *testing.T) {
+	srv := fakecollector.Start(t)
+	var mu sync.Mutex
+	running, maxRunning, runs := 0, 0, 0
+	cfg := testConfig(t, srv, nil)
+	cfg.Gatherers = map[string]gather.Gatherer{
+		"slow": gather.Func(func(context.Context, *gather.Env) (*parcv1.Inventory, error) {
+			mu.Lock()
+			running++
+			runs++
+			maxRunning = max(maxRunning, running)
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return &parcv1.Inventory{System: &parcv1.System{Hostname: "h"}}, nil
+		}),
+	}
+	cfg.HeartbeatInterval = time.Microsecond
+	cfg.FullInterval = time.Microsecond // every run is due a FULL too
+	cfg.SMART = false
+	stop := runDaemon(t, cfg)
+	srv.Wait(waitCtx(t), 5)
+	stop()
+	if maxRunning != 1 {
+		t.Fatalf("%d gathers ran at once (of %d)", maxRunning, runs)
+	}
+}

@@ -47,10 +47,12 @@ func devicesGatherer(_ context.Context, env *Env) (*parcv1.Inventory, error) {
 		errs = append(errs, err)
 	}
 	devs.Usb = usb
-	if len(pci) == 0 && len(usb) == 0 && len(errs) == 2 {
+	if len(pci) == 0 && len(usb) == 0 && len(errs) == 2 && errors.Is(errs[0], ErrNotPresent) && errors.Is(errs[1], ErrNotPresent) {
 		return nil, ErrNotPresent // no /sys/bus at all (containers without sysfs)
 	}
-	return &parcv1.Inventory{Devices: devs}, nil
+	// A bus that does not exist (no USB controller) is not a failure;
+	// flatten drops the ErrNotPresent parts of the joined error.
+	return &parcv1.Inventory{Devices: devs}, errors.Join(errs...)
 }
 
 type pciID struct{ vendor, device string }
@@ -58,6 +60,9 @@ type pciID struct{ vendor, device string }
 func readPCI(env *Env) ([]*parcv1.Device, error) {
 	dir := env.Path("/sys/bus/pci/devices")
 	des, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("pci: %w", ErrNotPresent)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pci: %w", err)
 	}
@@ -94,6 +99,9 @@ func readPCI(env *Env) ([]*parcv1.Device, error) {
 func readUSB(env *Env) ([]*parcv1.Device, error) {
 	dir := env.Path("/sys/bus/usb/devices")
 	des, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("usb: %w", ErrNotPresent)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("usb: %w", err)
 	}
