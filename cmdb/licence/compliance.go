@@ -1,6 +1,7 @@
 package licence
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -109,10 +110,16 @@ type licUse struct {
 	installs   int
 }
 
+// titleEntry is one host's install of a product.
+type titleEntry struct {
+	host string
+	it   hostInstall
+	hs   *hostState
+}
+
 type titleState struct {
-	hosts []string // sorted host ids
-	inst  map[string]hostInstall
-	dirty bool
+	entries []titleEntry // sorted by host
+	dirty   bool
 	// results of the last computation
 	use        map[int]*licUse
 	unlicensed []Unlicensed
@@ -140,7 +147,7 @@ func NewCompliance(ents []Entitlement) *Compliance {
 		c.byTitle[e.Title] = append(c.byTitle[e.Title], i)
 	}
 	for t := range c.byTitle {
-		c.titles[t] = &titleState{inst: map[string]hostInstall{}, dirty: true}
+		c.titles[t] = &titleState{dirty: true}
 	}
 	return c
 }
@@ -214,12 +221,14 @@ func (c *Compliance) SetHost(host string, facts HostFacts, items []Install) {
 func (c *Compliance) setFiltered(host string, facts HostFacts, items []hostInstall) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := c.hosts[host]
+	hs := c.hosts[host]
 	var oldItems []hostInstall
 	factsChanged := false
-	if old != nil {
-		oldItems = old.items
-		factsChanged = old.facts != facts
+	if hs != nil {
+		oldItems = hs.items
+		factsChanged = hs.facts != facts
+	} else {
+		hs = &hostState{}
 	}
 	// Drop the titles the host no longer has, then put the current ones
 	// (put marks a product dirty only when its install changed).
@@ -235,9 +244,10 @@ func (c *Compliance) setFiltered(host string, facts HostFacts, items []hostInsta
 			ts.remove(host)
 		}
 	}
+	hs.facts, hs.items = facts, items
 	for _, it := range items {
 		ts := c.titles[it.title]
-		ts.put(host, it)
+		ts.put(host, it, hs)
 		if factsChanged {
 			ts.dirty = true
 		}
@@ -246,38 +256,32 @@ func (c *Compliance) setFiltered(host string, facts HostFacts, items []hostInsta
 		delete(c.hosts, host)
 		return
 	}
-	if old == nil {
-		old = &hostState{}
-		c.hosts[host] = old
-	}
-	old.facts, old.items = facts, items
+	c.hosts[host] = hs
+}
+
+func (ts *titleState) find(host string) (int, bool) {
+	i := sort.Search(len(ts.entries), func(i int) bool { return ts.entries[i].host >= host })
+	return i, i < len(ts.entries) && ts.entries[i].host == host
 }
 
 func (ts *titleState) remove(host string) {
-	if _, ok := ts.inst[host]; !ok {
-		return
+	if i, ok := ts.find(host); ok {
+		ts.entries = slices.Delete(ts.entries, i, i+1)
+		ts.dirty = true
 	}
-	delete(ts.inst, host)
-	i := sort.SearchStrings(ts.hosts, host)
-	if i < len(ts.hosts) && ts.hosts[i] == host {
-		ts.hosts = append(ts.hosts[:i], ts.hosts[i+1:]...)
-	}
-	ts.dirty = true
 }
 
-func (ts *titleState) put(host string, it hostInstall) {
-	if old, ok := ts.inst[host]; ok {
-		if old != it {
-			ts.inst[host] = it
+func (ts *titleState) put(host string, it hostInstall, hs *hostState) {
+	i, ok := ts.find(host)
+	if ok {
+		if ts.entries[i].it != it {
+			ts.entries[i].it = it
 			ts.dirty = true
 		}
+		ts.entries[i].hs = hs
 		return
 	}
-	ts.inst[host] = it
-	i := sort.SearchStrings(ts.hosts, host)
-	ts.hosts = append(ts.hosts, "")
-	copy(ts.hosts[i+1:], ts.hosts[i:])
-	ts.hosts[i] = host
+	ts.entries = slices.Insert(ts.entries, i, titleEntry{host: host, it: it, hs: hs})
 	ts.dirty = true
 }
 
@@ -313,7 +317,7 @@ func (c *Compliance) Report(now time.Time, limit int) *Report {
 	statuses := make([]LicenceStatus, len(c.ents))
 	for _, t := range titles {
 		ts := c.titles[t]
-		rep.Products = append(rep.Products, ProductStatus{Title: t, Installs: len(ts.hosts), Licensed: ts.licensed, Unlicensed: len(ts.unlicensed)})
+		rep.Products = append(rep.Products, ProductStatus{Title: t, Installs: len(ts.entries), Licensed: ts.licensed, Unlicensed: len(ts.unlicensed)})
 		rep.Summary.Unlicensed += len(ts.unlicensed)
 		for _, u := range ts.unlicensed {
 			if limit > 0 && len(rep.Unlicensed) >= limit {
@@ -375,9 +379,8 @@ func (c *Compliance) compute(title string, ts *titleState, now time.Time) {
 	ts.licensed = 0
 	users := map[int]map[string]bool{} // per-user licences: users holding a seat
 	var cands []int
-	for _, host := range ts.hosts {
-		it := ts.inst[host]
-		facts := c.hosts[host].facts
+	for _, en := range ts.entries {
+		host, it, facts := en.host, en.it, en.hs.facts
 		cands = cands[:0]
 		expired := false
 		for _, i := range idx {
