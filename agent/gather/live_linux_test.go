@@ -171,3 +171,52 @@ func TestLiveMemoryTotalMatchesMeminfo(t *testing.T) {
 		t.Errorf("memory total %d, /proc/meminfo MemTotal %d", got, want)
 	}
 }
+
+// TestLiveSystemAndSockets compares the system facts with uname and
+// hostname, the filesystems with the root mount, and the listening TCP
+// ports with `ss -ltn`.
+func TestLiveSystemAndSockets(t *testing.T) {
+	inv := liveInventory(t)
+	host, _ := os.Hostname()
+	if got := inv.GetSystem().GetHostname(); got != host {
+		t.Errorf("hostname %q, os.Hostname %q", got, host)
+	}
+	if lines, ok := commandLines(t, "uname", "-r"); ok && inv.GetSystem().GetKernel() != lines[0] {
+		t.Errorf("kernel %q, uname -r %q", inv.GetSystem().GetKernel(), lines[0])
+	}
+	root := false
+	for _, f := range inv.GetFilesystems().GetItems() {
+		root = root || (f.MountPoint == "/" && f.SizeBytes > 0)
+	}
+	if !root {
+		t.Errorf("no measured root filesystem in %v", inv.GetFilesystems())
+	}
+	lines, ok := commandLines(t, "ss", "-Hltn")
+	if !ok {
+		return
+	}
+	want := map[string]bool{}
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) >= 4 {
+			want[f[3][strings.LastIndexByte(f[3], ':')+1:]] = true
+		}
+	}
+	got := map[string]bool{}
+	for _, s := range inv.GetSockets().GetListening() {
+		if s.Protocol == "tcp" {
+			got[strconv.Itoa(int(s.LocalPort))] = true
+		}
+	}
+	// Sockets open and close while both look; only a port seen by both
+	// sides' snapshots can be compared strictly, so count disagreements.
+	missing := 0
+	for p := range want {
+		if !got[p] {
+			missing++
+			t.Logf("ss lists port %s, the agent does not", p)
+		}
+	}
+	if missing > len(want)/4 {
+		t.Errorf("%d of %d listening ports missing", missing, len(want))
+	}
+}
