@@ -10,5 +10,6 @@ func Default() map[string]Gatherer {
 		"filesystems":  Func(filesystemsGatherer),
 		"nics":         Func(nicsGatherer),
 		"software.app": Func(macAppsGatherer),
+		"sockets":      Func(sourceSocketsGatherer),
 	}
 }

@@ -10,5 +10,7 @@ func Default() map[string]Gatherer {
 		"filesystems":  Func(filesystemsGatherer),
 		"nics":         Func(nicsGatherer),
 		"software.msi": windowsUninstall(winRegistry{}),
+		"services":     Func(sourceServicesGatherer),
+		"sockets":      Func(sourceSocketsGatherer),
 	}
 }

@@ -36,11 +36,7 @@ type procSocket struct {
 // /proc/<pid>/fd. Without root only the agent's own user's processes can be
 // mapped; the others keep an empty process name.
 //
-// Connections are reduced to what dependency mapping needs and what stays
-// stable between runs: an inbound connection (to a listening port) keeps
-// the local port and drops the peer's ephemeral port; an outbound one
-// keeps the remote port and drops the local ephemeral port; duplicates
-// collapse and the pid is left out.
+// Connections are reduced by normalizeConnections.
 func socketsGatherer(_ context.Context, env *Env) (*parcv1.Inventory, error) {
 	var all []procSocket
 	var errs []error
@@ -65,35 +61,20 @@ func socketsGatherer(_ context.Context, env *Env) (*parcv1.Inventory, error) {
 		return nil, ErrNotPresent
 	}
 	owners := socketOwners(env, all)
-	listenPorts := map[uint16]bool{}
 	out := &parcv1.Sockets{}
+	var conns []*parcv1.Socket
 	for _, s := range all {
-		if (s.proto == "tcp" && s.state == tcpListen) || (s.proto == "udp" && s.state == udpUnconnected && s.remote.Port() == 0) {
-			o := owners[s.inode]
-			if s.proto == "tcp" {
-				listenPorts[s.local.Port()] = true
-			}
+		o := owners[s.inode]
+		switch {
+		case (s.proto == "tcp" && s.state == tcpListen) || (s.proto == "udp" && s.state == udpUnconnected && s.remote.Port() == 0):
 			out.Listening = append(out.Listening, &parcv1.Socket{Protocol: s.proto, LocalIp: s.local.Addr().String(),
 				LocalPort: uint32(s.local.Port()), Process: o.name, Pid: o.pid})
+		case s.proto == "tcp" && s.state == tcpEstablished:
+			conns = append(conns, &parcv1.Socket{Protocol: "tcp", LocalIp: s.local.Addr().String(), LocalPort: uint32(s.local.Port()),
+				RemoteIp: s.remote.Addr().String(), RemotePort: uint32(s.remote.Port()), Process: o.name})
 		}
 	}
-	seen := map[string]bool{}
-	for _, s := range all {
-		if s.proto != "tcp" || s.state != tcpEstablished {
-			continue
-		}
-		c := &parcv1.Socket{Protocol: "tcp", LocalIp: s.local.Addr().String(), RemoteIp: s.remote.Addr().String(), Process: owners[s.inode].name}
-		if listenPorts[s.local.Port()] {
-			c.LocalPort = uint32(s.local.Port())
-		} else {
-			c.RemotePort = uint32(s.remote.Port())
-		}
-		k := fmt.Sprint(c.LocalIp, c.LocalPort, c.RemoteIp, c.RemotePort, c.Process)
-		if !seen[k] {
-			seen[k] = true
-			out.Connections = append(out.Connections, c)
-		}
-	}
+	out.Connections = normalizeConnections(out.Listening, conns)
 	return &parcv1.Inventory{Sockets: out}, errors.Join(errs...)
 }
 
