@@ -189,7 +189,10 @@ func (x *TitleIndexer) flush(ctx context.Context, ops []titleOp, rev int64) erro
 					}
 					created = append(created, id)
 				}
-				v, err := Encode(op.item)
+				// The index entry keeps what an installed_on edge shows
+				// (package, version, arch, source): the title is the key,
+				// and the publisher lives on the title CI.
+				v, err := Encode(Installed{Name: op.item.Name, Version: op.item.Version, Arch: op.item.Arch, Source: op.item.Source})
 				if err != nil {
 					return err
 				}

@@ -103,7 +103,7 @@ func BenchmarkFleet(b *testing.B) {
 	go srv.Serve(lis)
 	defer srv.Stop()
 	defer func() { fmt.Printf("updates=%d attempts=%d\n", cs.updates.Load(), cs.attempts.Load()) }()
-	r, err := sim.New(sim.Config{Target: "passthrough:///bufnet", Agents: n, Packages: 800, Concurrency: 64, AgentsPerConn: 50, RunID: "b",
+	r, err := sim.New(sim.Config{Target: "passthrough:///bufnet", Agents: n, Packages: 800, Concurrency: 64, AgentsPerConn: 1, RunID: "b",
 		Options: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}})
 	if err != nil {
 		b.Fatal(err)
