@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"parc/cmdb"
 	"parc/cmdb/store"
@@ -123,17 +124,26 @@ func requirement(rs Rules, c *Change, imp *Impact) (*Requirement, error) {
 // and "owner"), or nil when who may not.
 func capacities(req *Requirement, who string) []string {
 	var as []string
-	if len(req.Approvers) == 0 || slices.Contains(req.Approvers, who) {
+	if len(req.Approvers) == 0 || slices.ContainsFunc(req.Approvers, samePerson(who)) {
 		if len(req.Approvers) > 0 {
 			as = append(as, "cab")
 		} else {
 			as = append(as, "approver")
 		}
 	}
-	if slices.Contains(req.Owners, who) {
+	if slices.ContainsFunc(req.Owners, samePerson(who)) {
 		as = append(as, "owner")
 	}
 	return as
+}
+
+// person folds a principal or a name as people write it: "user:Mike" and
+// "mike" are the same person.
+func person(s string) string { return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "user:")) }
+
+func samePerson(a string) func(string) bool {
+	pa := person(a)
+	return func(b string) bool { return person(b) == pa }
 }
 
 // satisfied reports whether approvals meet req, and what is missing.
@@ -151,7 +161,7 @@ func satisfied(req *Requirement, approvals []Approval) (bool, string) {
 			n++
 		}
 		if slices.Contains(a.As, "owner") {
-			owners[a.By] = true
+			owners[person(a.By)] = true
 		}
 	}
 	var missing []string
@@ -159,7 +169,7 @@ func satisfied(req *Requirement, approvals []Approval) (bool, string) {
 		missing = append(missing, fmt.Sprintf("%d of %d approvals", n, req.Quorum))
 	}
 	for _, o := range req.Owners {
-		if !owners[o] {
+		if !owners[person(o)] {
 			missing = append(missing, "owner "+o)
 		}
 	}

@@ -540,7 +540,7 @@ func (s *Service) Decide(ctx context.Context, num, actor string, approve bool, c
 		if c.State != Authorize {
 			return "", fmt.Errorf("%s is in %s: approvals are given in authorize: %w", c.Number, c.State, cmdb.ErrForbidden)
 		}
-		if actor == c.Requester {
+		if person(actor) == person(c.Requester) {
 			return "", fmt.Errorf("%s requested the change and cannot decide on it: %w", actor, cmdb.ErrForbidden)
 		}
 		if c.Required == nil {
@@ -551,7 +551,7 @@ func (s *Service) Decide(ctx context.Context, num, actor string, approve bool, c
 			return "", fmt.Errorf("%s is not an approver of %s (rule %s): %w", actor, c.Number, c.Required.Rule, cmdb.ErrForbidden)
 		}
 		for _, a := range c.Approvals {
-			if a.By == actor {
+			if person(a.By) == person(actor) {
 				return "", fmt.Errorf("%s already decided on %s: %w", actor, c.Number, cmdb.ErrConflict)
 			}
 		}
