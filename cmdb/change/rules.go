@@ -139,7 +139,9 @@ func capacities(req *Requirement, who string) []string {
 
 // person folds a principal or a name as people write it: "user:Mike" and
 // "mike" are the same person.
-func person(s string) string { return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "user:")) }
+func person(s string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "user:"))
+}
 
 func samePerson(a string) func(string) bool {
 	pa := person(a)
