@@ -541,3 +541,13 @@ func TestVersionCompare(t *testing.T) {
 		})
 	}
 }
+
+func TestSnapshotIsCappedButCountsStayExact(t *testing.T) {
+	w := newWorld(t, change.Config{SnapshotNodes: 1})
+	c := w.create("rita", change.Input{CIs: []string{"db-01"}, Window: window(1)})
+	ok(w.svc.Submit(w.ctx, c.Number, "rita", t0)).must(t)
+	imp := ok(w.svc.Snapshot(w.ctx, c.Number)).must(t)
+	if len(imp.Downstream) != 1 || !imp.Truncated || imp.CountByClass[cmdb.ClassService] != 3 {
+		t.Fatalf("snapshot %d nodes, truncated %v, counts %v", len(imp.Downstream), imp.Truncated, imp.CountByClass)
+	}
+}

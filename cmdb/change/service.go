@@ -462,7 +462,7 @@ func (s *Service) Submit(ctx context.Context, num, actor string, now time.Time) 
 		c.Required = req
 		c.Approvals = nil
 		c.Approved, _ = satisfied(req, nil)
-		if err := put(tx, snapKey(c.Number), imp); err != nil {
+		if err := putSnapshot(tx, c.Number, imp); err != nil {
 			return "", err
 		}
 		note := fmt.Sprintf("risk %s (%d)", c.RiskLevel, c.RiskScore)
@@ -514,7 +514,7 @@ func (s *Service) Recompute(ctx context.Context, num, actor string, now time.Tim
 		c.RiskScore, c.RiskLevel, c.Snapshot = imp.RiskScore, imp.RiskLevel, imp.At
 		note := fmt.Sprintf("impact recomputed: risk %s (%d)", c.RiskLevel, c.RiskScore)
 		c.Log = append(c.Log, LogEntry{At: now.UTC(), Actor: actor, Action: "impact", Note: note})
-		return note, put(tx, snapKey(c.Number), imp)
+		return note, putSnapshot(tx, c.Number, imp)
 	})
 	if err != nil {
 		return nil, err
@@ -728,4 +728,21 @@ func expectedCIs(c *Change) []string {
 		}
 	}
 	return out
+}
+
+// putSnapshot stores imp, halving its node lists (and marking it
+// truncated) until it fits one store value.
+func putSnapshot(tx store.Txn, num string, imp *Impact) error {
+	for {
+		raw, err := cmdb.Encode(imp)
+		if err != nil {
+			return err
+		}
+		if len(raw) <= store.MaxValueSize-4096 || len(imp.Downstream)+len(imp.Upstream) == 0 {
+			return tx.Put(snapKey(num), raw)
+		}
+		imp.Downstream = imp.Downstream[:len(imp.Downstream)/2]
+		imp.Upstream = imp.Upstream[:len(imp.Upstream)/2]
+		imp.Truncated = true
+	}
 }
