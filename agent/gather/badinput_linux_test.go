@@ -79,7 +79,7 @@ func TestParsersOnOddInput(t *testing.T) {
 		},
 		"mountinfo empty": func() (int, error) { l, err := parseMountinfo(""); return len(l), err },
 		"proc net header only": func() (int, error) {
-			l, err := parseProcNet("tcp", "  sl  local_address rem_address st\n")
+			l, err := parseProcNet(false, []byte("  sl  local_address rem_address st\n"), nil)
 			return len(l), err
 		},
 		"smbios truncated": func() (int, error) {
