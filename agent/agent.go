@@ -129,9 +129,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 // once spools one FULL report and drains the spool up to it.
 func (a *agent) once(ctx context.Context) error {
-	idx, ok := a.cycle(ctx, true)
-	if !ok {
-		return fmt.Errorf("spool the report: see log")
+	idx, _, err := a.cycle(ctx, true)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()

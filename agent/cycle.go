@@ -11,9 +11,10 @@ import (
 )
 
 // cycle gathers the machine, builds the next report and spools it. It
-// returns the spool index, or false when nothing was spooled (a heartbeat
-// skipped while a backlog is waiting, or a spool failure, logged).
-func (a *agent) cycle(ctx context.Context, full bool) (uint64, bool) {
+// returns the spool index, or false when nothing was spooled: a heartbeat
+// skipped while a backlog is waiting, or a spool failure (err, also
+// logged).
+func (a *agent) cycle(ctx context.Context, full bool) (idx uint64, spooled bool, err error) {
 	defer debug.FreeOSMemory() // give the gather's garbage back before idling
 	start := time.Now()
 	res := gatherRun(ctx, a)
@@ -33,7 +34,7 @@ func (a *agent) cycle(ctx context.Context, full bool) (uint64, bool) {
 	sendErrs := p.Kind == parcv1.Report_FULL || errKey != a.lastErrs
 	if p.Kind == parcv1.Report_HEARTBEAT && len(events) == 0 && !sendErrs && a.spool.Len() > 0 {
 		// A heartbeat says nothing a report already waiting will not.
-		return 0, false
+		return 0, false, nil
 	}
 	a.seq++
 	r := &parcv1.Report{
@@ -63,7 +64,7 @@ func (a *agent) cycle(ctx context.Context, full bool) (uint64, bool) {
 		a.dropped += dropped
 		a.forceFull.Store(true)
 		a.log.Error("report lost: cannot spool it", "sequence", r.Sequence, "err", err)
-		return 0, false
+		return 0, false, err
 	}
 	a.lastErrs = errKey
 	a.dropped = dropped // announced in the next report
@@ -73,7 +74,7 @@ func (a *agent) cycle(ctx context.Context, full bool) (uint64, bool) {
 	case a.wake <- struct{}{}:
 	default:
 	}
-	return idx, true
+	return idx, true, nil
 }
 
 func errorsKey(errs []*parcv1.GatherError) string {
