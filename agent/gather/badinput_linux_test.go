@@ -3,6 +3,8 @@ package gather
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,5 +100,30 @@ func TestParsersOnOddInput(t *testing.T) {
 	}
 	if l, _ := parseDpkgStatus([]byte("Package: a\nStatus: install ok installed\nVersion: 1\n\nPackage: b\nStat")); len(l) != 1 {
 		t.Errorf("truncated dpkg status: %d packages, want 1", len(l))
+	}
+}
+
+// TestUnreadableEntriesAreRecorded: files that exist but cannot be read
+// (here: directories where files belong, which fails for root too) are
+// failures, recorded by gatherer, and the rest of the report survives.
+func TestUnreadableEntriesAreRecorded(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"var/lib/dpkg/status", "proc/net/tcp", "proc/self/mountinfo", "lib/apk/db/installed", "sys/firmware/dmi/tables/DMI"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := Run(context.Background(), &Env{Root: root, Source: fakeSource{}, Runner: fakeRunner{}}, Default())
+	failed := map[string]bool{}
+	for _, e := range res.Errors {
+		failed[e.Gatherer] = true
+	}
+	for _, g := range []string{"software.dpkg", "sockets", "filesystems", "software.apk", "dimms"} {
+		if !failed[g] {
+			t.Errorf("%s: unreadable input not recorded (errors: %v)", g, res.Errors)
+		}
+	}
+	if res.Inventory.GetCpu().GetThreads() == 0 {
+		t.Error("the rest of the report was lost")
 	}
 }
