@@ -64,9 +64,7 @@ func runJob(ctx context.Context, st store.Store, j Job, log *slog.Logger, leadin
 			err = j.Run(store.WithFence(jctx, lead))
 			cancel()
 			setLeading(0)
-			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = lead.Resign(rctx)
-			rcancel()
+			resign(lead)
 			switch {
 			case errors.Is(err, store.ErrFenced):
 				log.Warn("job fenced off: leadership lost")
@@ -84,6 +82,19 @@ func runJob(ctx context.Context, st store.Store, j Job, log *slog.Logger, leadin
 			log.Error("job failed; restarting", "err", err)
 			sleep(ctx, time.Second)
 		}
+	}
+}
+
+// resign gives lead up, waiting at most 5s: with the store unreachable
+// (etcd down while the collector stops) the lease simply expires.
+func resign(lead store.Leadership) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = lead.Resign(ctx); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 

@@ -11,7 +11,8 @@ RUN=.run/cluster
 mkdir -p "$RUN"
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# Stop in reverse order: the agent, the collectors, then etcd.
+cleanup() { for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
 # Three etcd members: client ports 23791-23793, peer ports 23801-23803.

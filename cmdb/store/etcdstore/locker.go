@@ -16,19 +16,32 @@ import (
 // Campaign blocks until this process leads name, using an etcd election
 // under the reserved key range of the namespace and a session lease of ttl
 // (rounded up to whole seconds). Leadership is lost when the lease expires
-// (the process stalls or loses the cluster for ttl) or the store closes.
+// (the process stalls or loses the cluster for ttl), when ctx ends, or
+// when the store closes.
 func (s *Store) Campaign(ctx context.Context, name string, ttl time.Duration) (store.Leadership, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	secs := max(int(math.Ceil(ttl.Seconds())), 1)
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(secs))
+	// The session (its lease and keep-alives) lives as long as ctx.
+	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(secs), concurrency.WithContext(ctx))
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
 	e := concurrency.NewElection(sess, s.pfx+"\x00elect/"+name)
 	host, _ := os.Hostname()
-	if err := e.Campaign(ctx, fmt.Sprintf("%s/%d", host, os.Getpid())); err != nil {
+	// Election.Campaign, when ctx ends, resigns with the client's own
+	// context, which blocks while the cluster is unreachable; do not wait
+	// for it then (closing the store ends it).
+	errc := make(chan error, 1)
+	go func() { errc <- e.Campaign(ctx, fmt.Sprintf("%s/%d", host, os.Getpid())) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		go func() { <-errc; sess.Close() }()
+		return nil, ctx.Err()
+	}
+	if err != nil {
 		sess.Close()
 		return nil, s.mapErr(err)
 	}
