@@ -54,25 +54,35 @@ func (s procSocket) established() bool { return !s.udp && s.state == tcpEstablis
 func socketsGatherer(_ context.Context, env *Env) (*parcv1.Inventory, error) {
 	var all []procSocket
 	var errs []error
-	missing := 0
-	for _, p := range []string{"tcp", "tcp6", "udp", "udp6"} {
-		b, err := os.ReadFile(env.Path("/proc/net/" + p))
-		if errors.Is(err, fs.ErrNotExist) {
-			missing++
-			continue
-		}
+	var err error
+	if env.Live() {
+		all, err = sockDiag()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("read /proc/net/%s: %w", p, err))
-			continue
+			env.Logger.Debug("sock_diag failed; reading /proc/net", "err", err)
+			all = nil
 		}
-		socks, err := parseProcNet(p[0] == 'u', b, all)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("/proc/net/%s: %w", p, err))
-		}
-		all = socks
 	}
-	if missing == 4 {
-		return nil, ErrNotPresent
+	if all == nil {
+		missing := 0
+		for _, p := range []string{"tcp", "tcp6", "udp", "udp6"} {
+			b, err := os.ReadFile(env.Path("/proc/net/" + p))
+			if errors.Is(err, fs.ErrNotExist) {
+				missing++
+				continue
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("read /proc/net/%s: %w", p, err))
+				continue
+			}
+			socks, err := parseProcNet(p[0] == 'u', b, all)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("/proc/net/%s: %w", p, err))
+			}
+			all = socks
+		}
+		if missing == 4 {
+			return nil, ErrNotPresent
+		}
 	}
 	owners := socketOwners(env, all)
 	out := &parcv1.Sockets{}
@@ -92,16 +102,47 @@ func socketsGatherer(_ context.Context, env *Env) (*parcv1.Inventory, error) {
 		localPort, remotePort uint16
 		process               string
 	}
+	keyOf := func(s procSocket) connKey {
+		k := connKey{local: s.local.Addr(), remote: s.remote.Addr()}
+		if listen[s.local.Port()] {
+			k.localPort = s.local.Port()
+		} else {
+			k.remotePort = s.remote.Port()
+		}
+		return k
+	}
+	// Connections whose owner was not found (not ours to read, or past a
+	// process's fd scan cap) are named after their listener (inbound) or
+	// after the one process seen with the same outbound key.
+	listenerName := map[uint16]string{}
+	for _, l := range out.Listening {
+		if l.Protocol == "tcp" && l.Process != "" {
+			listenerName[uint16(l.LocalPort)] = l.Process
+		}
+	}
+	outboundName := map[connKey]string{}
+	for _, s := range all {
+		if o, ok := owners[s.inode]; ok && s.established() {
+			k := keyOf(s)
+			if n, seen := outboundName[k]; seen && n != o.name {
+				outboundName[k] = "" // ambiguous
+			} else {
+				outboundName[k] = o.name
+			}
+		}
+	}
 	seen := map[connKey]bool{}
 	for _, s := range all {
 		if !s.established() {
 			continue
 		}
-		k := connKey{local: s.local.Addr(), remote: s.remote.Addr(), process: owners[s.inode].name}
-		if listen[s.local.Port()] {
-			k.localPort = s.local.Port()
+		k := keyOf(s)
+		if o, ok := owners[s.inode]; ok {
+			k.process = o.name
+		} else if k.localPort != 0 {
+			k.process = listenerName[k.localPort]
 		} else {
-			k.remotePort = s.remote.Port()
+			k.process = outboundName[k]
 		}
 		if seen[k] {
 			continue
@@ -294,6 +335,13 @@ func socketOwners(env *Env, socks []procSocket) map[uint64]owner {
 	return out
 }
 
+// maxFDScan caps the descriptors read per process. A process holding more
+// (a proxy with 20,000 connections) has its first maxFDScan examined; its
+// other connections are named by socketsGatherer's inference (listener for
+// inbound, same outbound key), which keeps one huge process from costing
+// hundreds of milliseconds of readlinks.
+const maxFDScan = 2048
+
 // ownedSockets returns the wanted socket inodes open in an fd directory.
 func ownedSockets(fdDir string, want map[uint64]bool, buf []byte) []uint64 {
 	f, err := os.Open(fdDir)
@@ -301,7 +349,7 @@ func ownedSockets(fdDir string, want map[uint64]bool, buf []byte) []uint64 {
 		return nil // gone, or not ours to read
 	}
 	defer f.Close()
-	names, _ := f.Readdirnames(-1)
+	names, _ := f.Readdirnames(maxFDScan)
 	dirfd := int(f.Fd())
 	var found []uint64
 	for _, n := range names {
