@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"parc/agent/delta"
 	"parc/agent/gather"
 	"parc/agent/health"
@@ -141,6 +143,17 @@ func (a *agent) once(ctx context.Context) error {
 	}
 	a.log.Info("report acknowledged", "kind", "FULL")
 	return nil
+}
+
+// InventoryJSON gathers the machine under root and returns the full report
+// as indented JSON, for `parc-agent inventory`.
+func InventoryJSON(ctx context.Context, root string, log *slog.Logger) ([]byte, error) {
+	res := gather.Run(ctx, NewEnv(root, nil, nil, log), gather.Default())
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(InventoryReport(res))
+	if err != nil {
+		return nil, fmt.Errorf("encode inventory: %w", err)
+	}
+	return append(b, '\n'), nil
 }
 
 // InventoryReport wraps a gather result in a FULL report without identity,

@@ -17,11 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-
 	"parc/agent"
 	agentenroll "parc/agent/enroll"
-	"parc/agent/gather"
 )
 
 func main() {
@@ -48,14 +45,12 @@ func inventory(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	env := agent.NewEnv(*root, nil, nil, log)
-	res := gather.Run(ctx, env, gather.Default())
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(agent.InventoryReport(res))
+	b, err := agent.InventoryJSON(ctx, *root, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "parc-agent:", err)
 		return 1
 	}
-	stdout.Write(append(b, '\n'))
+	stdout.Write(b)
 	return 0
 }
 
