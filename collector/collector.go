@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg Config) error {
 	graph := cmdb.NewGraph(st)
 	m := newMetrics()
 
-	gsrv := grpc.NewServer(tr.grpcOptions(cfg.AgentAddr)...)
+	gsrv := grpc.NewServer(append(tr.grpcOptions(cfg.AgentAddr), agentsvc.ConnOptions()...)...)
 	parcv1.RegisterAgentServiceServer(gsrv, tr.enroll.Wrap(agentsvc.New(agentsvc.Config{
 		Engine: engine, Logger: log.With("component", "agentsvc"), Observe: m.observe,
 		Identify: tr.enroll.Identify, Admit: tr.enroll.Admit,
