@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"parc/cmdb/store/etcdstore"
 	"parc/cmdb/store/etcdstore/etcdtest"
 	"parc/collector"
+	"parc/collector/apiclient"
 )
 
 // The cluster tests run real parc-collector binaries on a real
@@ -375,4 +378,48 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestClusterSharedTrust: collectors of one cluster share the CA, the
+// enrollment tokens, the API tokens and the revocations through etcd. An
+// agent enrolls through one collector with a token made on the other,
+// reports to both over mTLS, and once revoked through one collector it is
+// refused by the other at its next report.
+func TestClusterSharedTrust(t *testing.T) {
+	ec := etcdCluster(t)
+	a := startCollector(t, "--store", storeURL(ec.Endpoints))
+	b := startCollector(t, "--store", storeURL(ec.Endpoints))
+	tok := a.adminToken(t) // written by the first collector, valid on both
+	cli := func(c *collectorProc, args ...string) string {
+		return run(t, "parc", append([]string{"--api", "http://" + c.apiAddr, "--token", tok}, args...)...)
+	}
+	lines := strings.Split(strings.TrimSpace(cli(a, "enroll-token", "create", "--ttl", "10m", "--uses", "1")), "\n")
+	enrollTok := strings.TrimSpace(lines[len(lines)-1])
+
+	state := t.TempDir()
+	run(t, "parc-agent", "--collector", b.agentAddr, "--state-dir", state, "--enroll-token", enrollTok, "--once")
+	run(t, "parc-agent", "--collector", a.agentAddr, "--state-dir", state, "--once")
+
+	var agents struct {
+		Items []struct {
+			AgentID string `json:"agent_id"`
+		} `json:"items"`
+	}
+	if err := apiclient.New("http://"+a.apiAddr, tok).Get(context.Background(), "/agents", &agents); err != nil {
+		t.Fatal(err)
+	}
+	if len(agents.Items) != 1 {
+		t.Fatalf("agents = %+v, want the one enrolled", agents)
+	}
+	cli(b, "agent", "revoke", agents.Items[0].AgentID)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(bins, "parc-agent"), "--collector", a.agentAddr, "--state-dir", state, "--once").CombinedOutput()
+	if err == nil {
+		t.Fatalf("a revoked agent still reports to the other collector:\n%s", out)
+	}
+	if !strings.Contains(strings.ToLower(string(out)), "revoked") {
+		t.Errorf("refusal does not say revoked:\n%s", out)
+	}
 }
