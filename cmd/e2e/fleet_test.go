@@ -32,6 +32,7 @@ type fleet struct {
 	first uint64
 
 	acked     atomic.Int64 // acknowledged reports
+	finished  atomic.Int64 // agents whose every report is acknowledged
 	failovers atomic.Int64 // streams that failed and were re-opened on the next collector
 }
 
@@ -141,6 +142,7 @@ func (f *fleet) runAgent(ctx context.Context, i int, conns []*grpc.ClientConn) e
 		}
 		f.acked.Add(1)
 	}
+	f.finished.Add(1)
 	return nil
 }
 
