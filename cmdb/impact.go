@@ -159,43 +159,60 @@ func (g *Graph) Impact(ctx context.Context, start []string, o ImpactOptions) (*I
 
 type neighbour struct{ id, via string }
 
+// relies reports whether a relationship of type typ makes its From rely on
+// its To (types not in reliesOnTarget count as such).
+func relies(typ string) bool {
+	r, known := reliesOnTarget[typ]
+	return r || !known
+}
+
+// scanPrefix narrows an adjacency scan to one relationship type when only
+// one is wanted on that side, and skips the side when none is ("").
+func scanPrefix(base, id string, want []string) string {
+	switch len(want) {
+	case 0:
+		return ""
+	case 1:
+		return base + id + "/" + want[0] + "/"
+	}
+	return base + id + "/"
+}
+
 // neighbours lists the CIs one hop from id in the given direction.
 func neighbours(ctx context.Context, rd store.Reader, id string, dir Direction, types map[string]bool) ([]neighbour, error) {
+	var outTypes, inTypes []string
+	for t := range types {
+		// id -t-> x: x is upstream of id when id relies on x.
+		if (relies(t) && dir != Downstream) || (!relies(t) && dir != Upstream) {
+			outTypes = append(outTypes, t)
+		}
+		// x -t-> id: x is downstream of id when x relies on id.
+		if (relies(t) && dir != Upstream) || (!relies(t) && dir != Downstream) {
+			inTypes = append(inTypes, t)
+		}
+	}
 	var out []neighbour
-	// Outgoing edges id -T-> x: x is upstream of id when id relies on x.
-	outs, err := rd.Scan(ctx, store.Range{Prefix: []byte(PrefixRelOut + id + "/")})
-	if err != nil {
-		return nil, err
-	}
-	for _, kv := range outs {
-		typ, other, ok := splitRelKey(kv.Key, PrefixRelOut+id+"/")
-		if !ok || !types[typ] {
+	for _, side := range []struct {
+		base  string
+		types []string
+	}{{PrefixRelOut, outTypes}, {PrefixRelIn, inTypes}} {
+		p := scanPrefix(side.base, id, side.types)
+		if p == "" {
 			continue
 		}
-		relies, known := reliesOnTarget[typ]
-		if !known {
-			relies = true
+		kvs, err := rd.Scan(ctx, store.Range{Prefix: []byte(p)})
+		if err != nil {
+			return nil, err
 		}
-		if (relies && dir != Downstream) || (!relies && dir != Upstream) {
-			out = append(out, neighbour{other, typ})
+		want := map[string]bool{}
+		for _, t := range side.types {
+			want[t] = true
 		}
-	}
-	ins, err := rd.Scan(ctx, store.Range{Prefix: []byte(PrefixRelIn + id + "/")})
-	if err != nil {
-		return nil, err
-	}
-	for _, kv := range ins {
-		typ, other, ok := splitRelKey(kv.Key, PrefixRelIn+id+"/")
-		if !ok || !types[typ] {
-			continue
-		}
-		relies, known := reliesOnTarget[typ]
-		if !known {
-			relies = true
-		}
-		// x -T-> id: x relies on id when relies, so x is downstream.
-		if (relies && dir != Upstream) || (!relies && dir != Downstream) {
-			out = append(out, neighbour{other, typ})
+		for _, kv := range kvs {
+			typ, other, ok := splitRelKey(kv.Key, side.base+id+"/")
+			if ok && want[typ] {
+				out = append(out, neighbour{other, typ})
+			}
 		}
 	}
 	return out, nil
