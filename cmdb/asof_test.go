@@ -199,6 +199,9 @@ func TestSearch(t *testing.T) {
 		if c.ident != "" {
 			ci.Identifiers = map[string][]string{"hostname": {c.ident}}
 		}
+		if c.name == "web-02" {
+			ci.Flags = map[string]bool{"stale": true}
+		}
 		put(t, st, t0, ci)
 	}
 	names := func(cis []*cmdb.CI) []string {
@@ -219,6 +222,7 @@ func TestSearch(t *testing.T) {
 		{"free text", cmdb.SearchOptions{Text: "db-01"}, []string{"db-01", "postgres on db-01:5432"}},
 		{"class and text", cmdb.SearchOptions{Class: cmdb.ClassComputer, Text: "web"}, []string{"web-01", "web-02"}},
 		{"nothing", cmdb.SearchOptions{Text: "nowhere"}, nil},
+		{"flag", cmdb.SearchOptions{Flags: []string{"stale"}}, []string{"web-02"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

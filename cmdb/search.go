@@ -15,6 +15,9 @@ type SearchOptions struct {
 	// Attrs keeps CIs whose attribute k equals v (case-insensitive, on
 	// the value's text form; a list matches when one element equals v).
 	Attrs map[string]string
+	// Flags keeps CIs carrying every one of these flags (stale,
+	// retirement_proposed, duplicate_identity, removed).
+	Flags []string
 	// IdentKind and IdentValue keep CIs carrying that identifier (exact,
 	// through the identifier index).
 	IdentKind, IdentValue string
@@ -115,6 +118,11 @@ func (g *Graph) Search(ctx context.Context, o SearchOptions) ([]*CI, string, err
 func matches(ci *CI, o SearchOptions, text string) bool {
 	if o.Class != "" && ci.Class != o.Class {
 		return false
+	}
+	for _, f := range o.Flags {
+		if !ci.Flags[f] {
+			return false
+		}
 	}
 	for k, want := range o.Attrs {
 		a, ok := ci.Attrs[k]

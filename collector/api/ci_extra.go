@@ -139,6 +139,9 @@ func (h graphHandlers) impact(w http.ResponseWriter, r *http.Request) error {
 func (h graphHandlers) search(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	o := cmdb.SearchOptions{Class: q.Get("class"), Text: q.Get("q"), After: q.Get("after")}
+	for _, f := range q["flag"] {
+		o.Flags = append(o.Flags, splitList(f)...)
+	}
 	for _, a := range q["attr"] {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {

@@ -104,6 +104,12 @@ func TestGraphRoutes(t *testing.T) {
 					t.Errorf("body = %v", b)
 				}
 			}},
+		{"search by flag", "/api/v1/search?flag=stale", 200,
+			func(t *testing.T, b map[string]any) {
+				if items := b["items"].([]any); len(items) != 0 {
+					t.Errorf("items = %v", items)
+				}
+			}},
 		{"search bad attr", "/api/v1/search?attr=novalue", 400, nil},
 		{"search bad limit", "/api/v1/search?limit=5000", 400, nil},
 	}

@@ -208,17 +208,19 @@ func ciExtraCommands(r registry) {
 	}
 
 	var sClass, ident string
-	var attrs listFlag
+	var attrs, flags listFlag
 	var sLimit int
 	var all bool
 	var after string
 	r["ci search"] = &Command{
-		Usage: "ci search [--class C] [--attr k=v]... [--ident kind=value] [--limit N] [--all] [TEXT]",
+		Usage: "ci search [--class C] [--attr k=v]... [--flag F]... [--ident kind=value] [--limit N] [--all] [TEXT]",
 		Help:  "find CIs by class, attribute, identifier and free text",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&sClass, "class", "", "only CIs of this class")
 			attrs = nil // a flag.Value keeps its value between runs
 			fs.Var(&attrs, "attr", "attribute equals value (repeatable), such as os_name=debian")
+			flags = nil
+			fs.Var(&flags, "flag", "CI carries this flag (repeatable): stale, retirement_proposed, duplicate_identity, removed")
 			fs.StringVar(&ident, "ident", "", "identifier kind=value, such as serial=dell|7XK2Q93 or mac=00:1a:2b:3c:4d:5e")
 			fs.IntVar(&sLimit, "limit", 100, "page size (1..1000)")
 			fs.BoolVar(&all, "all", false, "follow the cursor to the last page")
@@ -234,6 +236,9 @@ func ciExtraCommands(r registry) {
 			}
 			for _, a := range attrs {
 				q.Add("attr", a)
+			}
+			for _, f := range flags {
+				q.Add("flag", f)
 			}
 			if ident != "" {
 				q.Set("ident", ident)

@@ -73,6 +73,7 @@ func TestCIExtraCommands(t *testing.T) {
 		{"search text", []string{"ci", "search", "postgres"}, 0, []string{"service", "postgres on db-01:5432"}},
 		{"search attr and class", []string{"ci", "search", "--class", "computer", "--attr", "os_name=ubuntu"}, 0, []string{"db-01"}},
 		{"search paging", []string{"ci", "search", "--limit", "1", "--all", "--class", "computer"}, 0, []string{"db-01", "web-01"}},
+		{"search by flag finds nothing stale", []string{"-o", "json", "ci", "search", "--flag", "stale"}, 0, []string{`"items": []`}},
 		{"unknown CI", []string{"ci", "impact", "nope"}, 1, nil},
 	}
 	for _, tc := range cases {
