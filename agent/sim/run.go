@@ -97,8 +97,12 @@ func (s Stats) String() string {
 	return out
 }
 
-// processCPU returns the user+system CPU time of process pid (Linux).
-func processCPU(pid int) time.Duration {
+// ProcessCPU returns the user+system CPU time of process pid (Linux; 0
+// when unknown).
+func ProcessCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
@@ -197,7 +201,7 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	var wg sync.WaitGroup
 	var cpu0 time.Duration
 	if r.cfg.CollectorPID > 0 {
-		cpu0 = processCPU(r.cfg.CollectorPID)
+		cpu0 = ProcessCPU(r.cfg.CollectorPID)
 	}
 	start := time.Now()
 	for range min(r.cfg.Concurrency, n) {
@@ -232,7 +236,7 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	st := Stats{Phase: name, Reports: n - int(errs.Load()), Errors: int(errs.Load()), Resyncs: int(resyncs.Load()),
 		Took: time.Since(start), FirstErr: first}
 	if r.cfg.CollectorPID > 0 {
-		st.CollectorCPU = processCPU(r.cfg.CollectorPID) - cpu0
+		st.CollectorCPU = ProcessCPU(r.cfg.CollectorPID) - cpu0
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	st.P50, st.P99 = lat[n/2], lat[min(n-1, n*99/100)]

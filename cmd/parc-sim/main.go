@@ -6,11 +6,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,16 +33,17 @@ func main() {
 	deltas := flag.Int("deltas", 3, "rounds of one delta per agent after the full reports")
 	hold := flag.Duration("hold", 0, "keep every stream open this long after the deltas (heartbeats every --heartbeat)")
 	heartbeat := flag.Duration("heartbeat", time.Minute, "heartbeat interval while holding")
+	settle := flag.String("settle", "", "collector metrics URL: after the full reports, wait until its software title index has caught up (and report how long that took)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, *deltas, *hold, *heartbeat); err != nil {
+	if err := run(ctx, cfg, *deltas, *hold, *heartbeat, *settle); err != nil {
 		fmt.Fprintf(os.Stderr, "parc-sim: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, cfg sim.Config, deltas int, hold, heartbeat time.Duration) error {
+func run(ctx context.Context, cfg sim.Config, deltas int, hold, heartbeat time.Duration, settle string) error {
 	t := time.Now()
 	r, err := sim.New(cfg)
 	if err != nil {
@@ -60,6 +65,14 @@ func run(ctx context.Context, cfg sim.Config, deltas int, hold, heartbeat time.D
 	}
 	if err := report(r.Phase(ctx, "full", (*sim.Host).Full)); err != nil {
 		return err
+	}
+	if settle != "" {
+		t := time.Now()
+		cpu0 := sim.ProcessCPU(cfg.CollectorPID)
+		if err := waitIndexed(ctx, settle, 10*time.Minute); err != nil {
+			return err
+		}
+		fmt.Printf("settled title_index_caught_up_in=%.2fs collector_cpu_s=%.2f\n", time.Since(t).Seconds(), (sim.ProcessCPU(cfg.CollectorPID) - cpu0).Seconds())
 	}
 	for i := range deltas {
 		if err := report(r.Phase(ctx, fmt.Sprintf("delta%d", i+1), (*sim.Host).Delta)); err != nil {
@@ -85,4 +98,54 @@ func run(ctx context.Context, cfg sim.Config, deltas int, hold, heartbeat time.D
 			}
 		}
 	}
+}
+
+// waitIndexed polls the collector's metrics until the software title index
+// has no revisions left to fold in.
+func waitIndexed(ctx context.Context, url string, limit time.Duration) error {
+	// The gauge is the store revision minus the last software revision
+	// indexed, so the index's own commits keep it above zero: caught up
+	// means it no longer moves.
+	deadline := time.Now().Add(limit)
+	last, still := -1.0, 0
+	for time.Now().Before(deadline) {
+		n, err := pendingRevisions(ctx, url)
+		switch {
+		case err != nil:
+			still = 0
+		case n == last:
+			still++
+		default:
+			last, still = n, 0
+		}
+		if still >= 4 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the title index did not catch up within %s", limit)
+}
+
+func pendingRevisions(ctx context.Context, url string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "parc_software_index_pending_revisions "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("no parc_software_index_pending_revisions in %s", url)
 }
