@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"parc/cmdb"
 	"parc/cmdb/reconcile"
 	"parc/cmdb/store/badgerstore"
 )
@@ -117,4 +118,33 @@ func BenchmarkApplyDelta(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "reports/s")
+}
+
+// BenchmarkTitleIndex reports hosts folded into the software title index
+// per second: 300 hosts' first reports are applied, then the indexer
+// catches up from the feed.
+func BenchmarkTitleIndex(b *testing.B) {
+	st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{SyncWrites: os.Getenv("PARC_BENCH_SYNC") == "1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	e := reconcile.New(st, reconcile.Config{})
+	const hosts = 300
+	for i := range hosts {
+		if _, err := e.Apply(context.Background(), benchReport(i, 1), t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	want, _ := st.Rev(ctx)
+	b.ResetTimer()
+	start := time.Now()
+	x := cmdb.NewTitleIndexer(st, nil)
+	go x.Run(ctx)
+	for x.Done() < want {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.ReportMetric(hosts/time.Since(start).Seconds(), "hosts/s")
 }
