@@ -68,6 +68,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/cis", "ci.list", s.listCIs},
 		{"GET", "/api/v1/cis/{ref}", "ci.get", s.getCI},
 		{"GET", "/api/v1/cis/{ref}/history", "ci.history", s.ciHistory},
+		{"GET", "/api/v1/openapi.json", "api.openapi", s.openAPI},
 	}
 	rs = append(rs, s.auditRoutes()...)
 	return append(rs, s.cfg.Extra...)

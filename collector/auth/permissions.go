@@ -49,6 +49,9 @@ var Permissions = map[string][]Role{
 	"ci.impact":  anyone,
 	"ci.search":  anyone,
 
+	// The OpenAPI document of the route table.
+	"api.openapi": anyone,
+
 	// Trust: enrollment, agents, users, tokens, audit.
 	"enroll_token.create": adminOnly,
 	"enroll_token.list":   adminOnly,
