@@ -39,7 +39,8 @@ bin/parc ci list --class computer
 cat <<MSG
 
 Parc is running.
-  web UI:      http://$API_ADDR/
+  web UI:      http://$API_ADDR/#/?token=$(cat "$RUN/data/admin.token")
+               (the link logs you in with the admin token of $RUN/data/admin.token)
   CLI:         PARC_API=http://$API_ADDR bin/parc ci list     (API token: $RUN/data/admin.token, found by itself)
                PARC_API=http://$API_ADDR bin/parc ci show $(hostname)
                PARC_API=http://$API_ADDR bin/parc ci history $(hostname)
