@@ -130,9 +130,28 @@ func newUIFixture(t *testing.T) *uiFixture {
 		},
 		Events: []*parcv1.HealthEvent{{Kind: parcv1.HealthEvent_SERVICE_FAILED, Subject: "svc" + hostile, Message: "exited 1", ObservedAt: now.UnixMilli()}},
 	})
+	// A second host with the hostile title: two installs of a one-seat licence.
+	sendReport(t, f.c.agentAddr, &parcv1.Report{
+		AgentId: "ui-flow-agent-2", BootId: "b1", Sequence: 1, Kind: parcv1.Report_FULL, CollectedAt: now.UnixMilli(),
+		Inventory: &parcv1.Inventory{
+			System:   &parcv1.System{Hostname: "web-02", OsName: "Debian", MachineId: "ui-flow-machine-2"},
+			Software: &parcv1.SoftwareList{Items: sw[:1]},
+		},
+	})
 	f.admin = f.c.adminToken(t)
 	f.api = apiclient.New("http://"+f.c.apiAddr, f.admin)
 	ctx := context.Background()
+	if err := f.api.Do(ctx, "POST", "/licences", map[string]any{"name": "Pkg" + hostile, "product": "pkg" + hostile, "metric": "device", "seats": 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the licence report to show the over-deployment", func() bool {
+		var rep struct {
+			Summary struct {
+				OverDeployed int `json:"over_deployed"`
+			} `json:"summary"`
+		}
+		return f.api.Get(ctx, "/licences/compliance", &rep) == nil && rep.Summary.OverDeployed == 1
+	})
 
 	var host struct {
 		CI    struct{ ID string } `json:"ci"`
@@ -208,6 +227,16 @@ func newUIFixture(t *testing.T) *uiFixture {
 	return f
 }
 
+// waitFor polls cond for up to 15 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 func (f *uiFixture) url(hash, token string) string {
 	u := "http://" + f.c.apiAddr + "/" + hash
 	if token != "" {
@@ -232,12 +261,12 @@ func TestUIFlow(t *testing.T) {
 			t.Fatalf("dashboard: %v\n%s", err, pageText(ctx))
 		}
 		checks := map[string]string{
-			`document.querySelector('#dash-classes td[data-class="computer"]').textContent`: "1",
+			`document.querySelector('#dash-classes td[data-class="computer"]').textContent`: "2",
 			`document.querySelector('#dash-classes td[data-class="software"]').textContent`: "25",
 			`document.querySelector('#dash-classes td[data-class="disk"]').textContent`:     "1",
 			`document.querySelector("#dash-open-incidents").textContent`:                    "1",
 			`document.querySelector("#dash-awaiting").textContent`:                          "1",
-			`document.querySelector("#dash-over").textContent`:                              "0",
+			`document.querySelector("#dash-over").textContent`:                              "1",
 			`document.querySelector("#dash-due").textContent`:                               "0",
 		}
 		for expr, want := range checks {
@@ -275,6 +304,7 @@ func TestUIFlow(t *testing.T) {
 			t.Errorf("CI page lacks open incident %s: %q", f.incident, txt)
 		}
 		noInjection(ctx, t, "host page")
+		shot(ctx, t, "ci")
 
 		// The software CI's own page draws its hostile name in the centre.
 		goTo(ctx, t, "#/ci/"+url.PathEscape(f.swID), "#graph")
@@ -353,7 +383,19 @@ func TestUIFlow(t *testing.T) {
 			t.Errorf("incident title = %q", txt)
 		}
 		noInjection(ctx, t, "incident page")
-		goTo(ctx, t, "#/licences", "#unlicensed")
+		goTo(ctx, t, "#/licences", "#licences")
+		if txt := evalString(ctx, t, `[...document.querySelectorAll("#licences tbody tr")].map(r => [...r.cells].map(c => c.textContent).join("|")).join("\\n")`); !strings.Contains(txt, "Pkg<img src=x") || !strings.Contains(txt, "|1|1|1|0|2|over_deployed|") {
+			t.Errorf("licence table = %q, want entitled 1, used 1, over-deployed 1, unused 0, installs 2", txt)
+		}
+		// The install no seat covers is listed, folded under its title.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#unlicensed details summary")), waitJS(`document.querySelector("#unlicensed details").open`)); err != nil {
+			t.Fatalf("expand unlicensed installs: %v\n%s", err, pageText(ctx))
+		}
+		if txt := evalString(ctx, t, `document.querySelector("#unlicensed").textContent`); !strings.Contains(txt, "pkg<img") || !strings.Contains(txt, "web-0") {
+			t.Errorf("unlicensed installs = %q", txt)
+		}
+		noInjection(ctx, t, "licences page")
+		shot(ctx, t, "licences")
 		goTo(ctx, t, "#/lifecycle", "#due")
 	})
 }

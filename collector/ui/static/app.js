@@ -74,6 +74,9 @@ async function api(path, opts) {
 let asking = false;
 
 function askToken() {
+  // Parallel calls may all fail with 401: show one prompt, keep what the
+  // user is typing.
+  if (asking && document.getElementById("token")) return;
   asking = true;
   const input = el("input", { type: "password", id: "token", size: "60", placeholder: "API token", autocomplete: "off" });
   const save = el("button", { id: "save-token", type: "submit" }, "Use token");
@@ -265,7 +268,7 @@ function graphView(ci, edges) {
   root.append(edgeLayer, nodeLayer);
   const R = 9, RC = 16;
   nodes.forEach((n, i) => {
-    const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(nodes.length, 1);
+    const a = -Math.PI / 2 + (2 * Math.PI * (i + 0.5)) / Math.max(nodes.length, 1);
     const x = cx + rx * Math.cos(a), y = cy + ry * Math.sin(a);
     // The arrow points from the relationship's From to its To.
     const [x1, y1, x2, y2] = n.direction === "out" ? [cx, cy, x, y] : [x, y, cx, cy];
@@ -339,7 +342,7 @@ async function ciView(ref) {
     const names = new Map([[ci.id, ci.name]]);
     for (const n of imp.nodes) names.set(n.id, n.name);
     impact = [
-      el("p", { class: "muted" }, Object.entries(imp.count_by_class || {}).map(([k, n]) => k + " " + n).join(" · ") || "Nothing depends on this CI.", imp.truncated ? " (truncated)" : ""),
+      imp.nodes.length ? el("p", { class: "muted" }, Object.entries(imp.count_by_class || {}).map(([k, n]) => k + " " + n).join(" · "), imp.truncated ? " (truncated)" : "") : null,
       table("impact", ["CI", "Class", "Depth", "Via", "Path"], imp.nodes.map((n) =>
         tr(ciLink(n.id, n.name), n.class + (n.subclass ? " / " + n.subclass : ""), String(n.depth), n.via, el("td", { class: "path" }, (n.path || []).map((p) => names.get(p) || p).join(" → ")))), "No dependants.")];
   }
@@ -509,7 +512,7 @@ async function licencesView() {
   const s = rep.summary || {};
   const rows = (rep.licences || []).map((l) => tr(l.name, l.title, l.metric, el("td", { class: "num" }, l.seats ? String(l.seats) : "site"),
     el("td", { class: "num" }, String(l.used)), el("td", { class: "num" + (l.over_deployed ? " bad" : "") }, String(l.over_deployed)),
-    el("td", { class: "num" }, String(l.unused)), pill(l.status, l.status), el("td", { class: "muted" }, fmtTime(l.expiry))));
+    el("td", { class: "num" }, String(l.unused)), el("td", { class: "num" }, String(l.installs)), pill(l.status, l.status), el("td", { class: "muted" }, fmtTime(l.expiry))));
   const byTitle = new Map();
   for (const u of rep.unlicensed || []) {
     if (!byTitle.has(u.title)) byTitle.set(u.title, []);
@@ -522,7 +525,7 @@ async function licencesView() {
     el("p", { class: "muted" }, "Computed ", fmtTime(rep.at), " over ", String(rep.hosts || 0), " hosts · ", String(s.licences || 0), " licences, ",
       String(s.compliant || 0), " compliant, ", el("strong", { id: "over-deployed" }, String(s.over_deployed || 0)), " over-deployed, ", String(s.expired || 0), " expired, ",
       String(s.unused_seats || 0), " unused seats"),
-    table("licences", ["Licence", "Product", "Metric", "Entitled", "Used", "Over-deployed", "Unused", "Status", "Expiry"], rows, "No licences recorded."),
+    table("licences", ["Licence", "Product", "Metric", "Entitled", "Used", "Over-deployed", "Unused", "Installs", "Status", "Expiry"], rows, "No licences recorded."),
     el("h3", {}, "Unlicensed installs (" + (rep.unlicensed || []).length + (rep.unlicensed_truncated ? "+" : "") + ")"),
     unlicensed.length ? el("div", { id: "unlicensed" }, unlicensed) : el("p", { class: "muted", id: "unlicensed" }, "None.")];
 }
