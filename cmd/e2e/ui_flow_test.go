@@ -144,6 +144,11 @@ func newUIFixture(t *testing.T) *uiFixture {
 	if err := f.api.Do(ctx, "POST", "/licences", map[string]any{"name": "Pkg" + hostile, "product": "pkg" + hostile, "metric": "device", "seats": 1}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A hand-entered asset whose warranty ends in ten days.
+	if err := f.api.Do(ctx, "POST", "/assets", map[string]any{"asset_tag": "AT-UI-1", "vendor": "Dell", "serial": "S-UI-1",
+		"warranty_end": now.AddDate(0, 0, 10).Format("2006-01-02")}, nil); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the licence report to show the over-deployment", func() bool {
 		var rep struct {
 			Summary struct {
@@ -261,13 +266,13 @@ func TestUIFlow(t *testing.T) {
 			t.Fatalf("dashboard: %v\n%s", err, pageText(ctx))
 		}
 		checks := map[string]string{
-			`document.querySelector('#dash-classes td[data-class="computer"]').textContent`: "2",
+			`document.querySelector('#dash-classes td[data-class="computer"]').textContent`: "3", // two hosts, one hand-entered asset
 			`document.querySelector('#dash-classes td[data-class="software"]').textContent`: "25",
 			`document.querySelector('#dash-classes td[data-class="disk"]').textContent`:     "1",
 			`document.querySelector("#dash-open-incidents").textContent`:                    "1",
 			`document.querySelector("#dash-awaiting").textContent`:                          "1",
 			`document.querySelector("#dash-over").textContent`:                              "1",
-			`document.querySelector("#dash-due").textContent`:                               "0",
+			`document.querySelector("#dash-due").textContent`:                               "1",
 		}
 		for expr, want := range checks {
 			if got := evalString(ctx, t, expr); got != want {
@@ -397,6 +402,33 @@ func TestUIFlow(t *testing.T) {
 		noInjection(ctx, t, "licences page")
 		shot(ctx, t, "licences")
 		goTo(ctx, t, "#/lifecycle", "#due")
+		if txt := evalString(ctx, t, `document.querySelector("#due").textContent`); !strings.Contains(txt, "AT-UI-1") {
+			t.Errorf("lifecycle due list = %q", txt)
+		}
+		// Filters: the incident is P4; nothing is P1.
+		goTo(ctx, t, "#/incidents?status=open&priority=4", "#incidents")
+		if txt := evalString(ctx, t, `document.querySelector("#incidents").textContent`); !strings.Contains(txt, f.incident) {
+			t.Errorf("P4 open incidents = %q", txt)
+		}
+		goTo(ctx, t, "#/incidents?status=open&priority=1", "#incidents")
+		if txt := evalString(ctx, t, `document.querySelector("#incidents").textContent`); strings.Contains(txt, f.incident) {
+			t.Errorf("P1 filter lists %s: %q", f.incident, txt)
+		}
+	})
+
+	t.Run("CI list search and class filter", func(t *testing.T) {
+		goTo(ctx, t, "#/cis?class=computer", "#cis")
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), "web-02"), chromedp.Click(chromedp.CSS("#search-go")),
+			waitJS(`location.hash.includes("q=web-02") && document.querySelector("#cis") && !document.querySelector("#cis").textContent.includes("web-01")`)); err != nil {
+			t.Fatalf("search: %v\n%s", err, pageText(ctx))
+		}
+		if txt := evalString(ctx, t, `document.querySelector("#cis").textContent`); !strings.Contains(txt, "web-02") {
+			t.Errorf("search for web-02 = %q", txt)
+		}
+		goTo(ctx, t, "#/cis?class=software", "#cis")
+		if n := evalString(ctx, t, `String(document.querySelectorAll("#cis tbody tr").length)`); n != "25" {
+			t.Errorf("software list has %s rows, want 25", n)
+		}
 	})
 }
 
