@@ -260,7 +260,7 @@ function graphView(ci, edges) {
     else for (const e of es) nodes.push({ id: e.other, name: e.other_name || e.other, type: e.type, direction: e.direction });
   }
   const W = 880, H = Math.max(360, Math.min(720, 200 + nodes.length * 14)), cx = W / 2, cy = H / 2;
-  const rx = W / 2 - 110, ry = H / 2 - 50;
+  const rx = W / 2 - 180, ry = H / 2 - 50;
   const root = svg("svg", { id: "graph", viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "aria-label": "relationship graph" });
   root.append(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" },
     svg("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#8893a4" }))));
