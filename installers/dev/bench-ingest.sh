@@ -79,7 +79,7 @@ wait "$COLLECTOR" 2>/dev/null || true
 FULL=$(awk '/^phase=full/ {for (i=1;i<=NF;i++) if ($i ~ /^rate=/) {sub("rate=","",$i); sub("/s","",$i); print $i}}' "$WORK/sim.log")
 DELTA=$(awk '/^phase=delta/ {for (i=1;i<=NF;i++) if ($i ~ /^(reports|seconds)=/) {split($i,a,"="); s[a[1]]+=a[2]}} END {if (s["seconds"]>0) printf "%.0f", s["reports"]/s["seconds"]}' "$WORK/sim.log")
 DB=$(du -sm "$WORK/data" | cut -f1)
-SETTLE=$(sed -n 's/^settled title_index_caught_up_in=\([^ ]*\) collector_cpu_s=\(.*\)/\1 (collector CPU \2 s)/p' "$WORK/sim.log")
+SETTLE=$(sed -n 's/^settled title_index_\([a-z_]*\)=\([^ ]*\) collector_cpu_s=\(.*\)/\1 \2 (collector CPU \3 s)/p' "$WORK/sim.log")
 
 echo
 echo "== impact traversal on $CIS generated CIs"
@@ -93,6 +93,6 @@ printf '%-44s %12s   %s\n' "full reports reconciled per second" "$FULL" "target 
 printf '%-44s %12s   %s\n' "delta reports per second" "$DELTA" "target ≥ 5000"
 printf '%-44s %9s MiB   %s\n' "collector RSS, $AGENTS agents connected" "$RSS2" "target ≤ 1024 at 10000 agents (peak $HWM MiB, goroutines $STREAMS)"
 echo "  RSS detail: $MEM, file-backed (Badger mmap) ${FILE} MiB"
-echo "  title index caught up ${SETTLE:-?} after the last full report (deltas were measured after that)"
+echo "  title index after the last full report: ${SETTLE:-?}; the deltas were measured after that"
 printf '%-44s %12s   %s\n' "impact 3 hops p50 ($CIS CIs)" "$P50" ""
 printf '%-44s %12s   %s\n' "impact 3 hops p99 ($CIS CIs)" "$P99" "target ≤ 20ms"
