@@ -24,6 +24,8 @@ type TitleIndexer struct {
 	st   store.Store
 	log  *slog.Logger
 	done atomic.Int64
+	// seen is the revision of the newest software change received.
+	seen atomic.Int64
 	// BatchOps caps the writes per transaction (default 100).
 	BatchOps int
 	// known holds title CIs known to exist (Run's goroutine only).
@@ -40,6 +42,10 @@ func NewTitleIndexer(st store.Store, log *slog.Logger) *TitleIndexer {
 
 // Done returns the last store revision folded into the index.
 func (x *TitleIndexer) Done() int64 { return x.done.Load() }
+
+// Pending returns the revision distance between the newest software change
+// the indexer has received and the last one it folded in: 0 when caught up.
+func (x *TitleIndexer) Pending() int64 { return max(0, x.seen.Load()-x.done.Load()) }
 
 type titleOp struct {
 	title, host string
@@ -106,6 +112,7 @@ func (x *TitleIndexer) follow(ctx context.Context, from int64) error {
 			}
 		}
 		ops = append(ops, titleOps(host, before.Items, after.Items)...)
+		x.seen.Store(ev.Rev)
 		if ev.Last {
 			doneRev = ev.Rev
 			if len(ch) == 0 || len(ops) >= 4*x.BatchOps {

@@ -172,11 +172,8 @@ func Run(ctx context.Context, cfg Config) error {
 	indexer := cmdb.NewTitleIndexer(st, log)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parc_software_index_pending_revisions",
-		Help: "Store revisions not yet folded into the software title index.",
-	}, func() float64 {
-		rev, _ := st.Rev(context.Background())
-		return float64(max(0, rev-indexer.Done()))
-	}))
+		Help: "Revision distance between the newest software change received by the title index and the last one folded in (0 when caught up).",
+	}, func() float64 { return float64(indexer.Pending()) }))
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv.Handler())
