@@ -133,10 +133,10 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*User, *TokenRe
 	var rec TokenRecord
 	var u User
 	err = s.cfg.Store.View(ctx, func(r store.Reader) error {
-		if err := get(ctx, r, tokenKey(t.ID), &rec); err != nil {
+		if err := cmdb.GetRecord(ctx, r, tokenKey(t.ID), &rec); err != nil {
 			return err
 		}
-		return get(ctx, r, userKey(rec.User), &u)
+		return cmdb.GetRecord(ctx, r, userKey(rec.User), &u)
 	})
 	if errors.Is(err, cmdb.ErrNotFound) {
 		return nil, nil, fmt.Errorf("%w: unknown token", api.ErrUnauthenticated)
@@ -190,7 +190,7 @@ func (s *Service) CreateUser(ctx context.Context, actor, name string, role Role,
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := put(tx, userKey(name), u); err != nil {
+		if err := cmdb.PutRecord(tx, userKey(name), u); err != nil {
 			return err
 		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: actor, Action: "user.create", Object: "user/" + name,
@@ -216,7 +216,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor, name string, up UserUpd
 	now := s.cfg.Now().UTC()
 	var u User
 	_, err := s.cfg.Store.Update(ctx, func(tx store.Txn) error {
-		if err := get(ctx, tx, userKey(name), &u); err != nil {
+		if err := cmdb.GetRecord(ctx, tx, userKey(name), &u); err != nil {
 			return fmt.Errorf("user %s: %w", name, err)
 		}
 		before := map[string]any{"role": string(u.Role), "disabled": u.Disabled}
@@ -230,7 +230,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor, name string, up UserUpd
 			return fmt.Errorf("%w: you cannot disable yourself or drop your own admin role", cmdb.ErrForbidden)
 		}
 		after := map[string]any{"role": string(u.Role), "disabled": u.Disabled}
-		if err := put(tx, userKey(name), u); err != nil {
+		if err := cmdb.PutRecord(tx, userKey(name), u); err != nil {
 			return err
 		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: actor, Action: "user.update", Object: "user/" + name, Before: before, After: after})
@@ -244,7 +244,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor, name string, up UserUpd
 // Users lists users and service accounts by name.
 func (s *Service) Users(ctx context.Context) ([]User, error) {
 	var out []User
-	err := scanAll(ctx, s.cfg.Store, PrefixUser, func(v []byte) error {
+	err := cmdb.ScanPrefix(ctx, s.cfg.Store, PrefixUser, func(v []byte) error {
 		var u User
 		if err := cmdb.Decode(v, &u); err != nil {
 			return err
@@ -283,7 +283,7 @@ func (s *Service) CreateToken(ctx context.Context, actor, user string, ttl time.
 
 func createToken(ctx context.Context, tx store.Txn, actor, user string, ttl time.Duration, note string, now time.Time) (Token, TokenRecord, error) {
 	var u User
-	if err := get(ctx, tx, userKey(user), &u); err != nil {
+	if err := cmdb.GetRecord(ctx, tx, userKey(user), &u); err != nil {
 		return Token{}, TokenRecord{}, fmt.Errorf("user %s: %w", user, err)
 	}
 	if u.Disabled {
@@ -294,7 +294,7 @@ func createToken(ctx context.Context, tx store.Txn, actor, user string, ttl time
 	if ttl > 0 {
 		rec.Expires = now.Add(ttl)
 	}
-	if err := put(tx, tokenKey(t.ID), rec); err != nil {
+	if err := cmdb.PutRecord(tx, tokenKey(t.ID), rec); err != nil {
 		return Token{}, TokenRecord{}, err
 	}
 	err := audit.Record(tx, audit.Entry{At: now, Actor: actor, Action: "token.create", Object: "token/" + t.ID,
@@ -305,7 +305,7 @@ func createToken(ctx context.Context, tx store.Txn, actor, user string, ttl time
 // Tokens lists tokens, of one user when user is not empty.
 func (s *Service) Tokens(ctx context.Context, user string) ([]TokenRecord, error) {
 	var out []TokenRecord
-	err := scanAll(ctx, s.cfg.Store, PrefixToken, func(v []byte) error {
+	err := cmdb.ScanPrefix(ctx, s.cfg.Store, PrefixToken, func(v []byte) error {
 		var t TokenRecord
 		if err := cmdb.Decode(v, &t); err != nil {
 			return err
@@ -326,14 +326,14 @@ func (s *Service) RevokeToken(ctx context.Context, actor, id string) error {
 	now := s.cfg.Now().UTC()
 	_, err := s.cfg.Store.Update(ctx, func(tx store.Txn) error {
 		var t TokenRecord
-		if err := get(ctx, tx, tokenKey(id), &t); err != nil {
+		if err := cmdb.GetRecord(ctx, tx, tokenKey(id), &t); err != nil {
 			return fmt.Errorf("token %s: %w", id, err)
 		}
 		if t.Revoked {
 			return nil
 		}
 		t.Revoked, t.RevokedBy = true, actor
-		if err := put(tx, tokenKey(id), t); err != nil {
+		if err := cmdb.PutRecord(tx, tokenKey(id), t); err != nil {
 			return err
 		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: actor, Action: "token.revoke", Object: "token/" + id,
@@ -359,7 +359,7 @@ func (s *Service) Bootstrap(ctx context.Context, dataDir string) (string, error)
 			return err
 		}
 		u := User{Name: "admin", Role: RoleAdmin, Created: now, CreatedBy: "system"}
-		if err := put(tx, userKey(u.Name), u); err != nil {
+		if err := cmdb.PutRecord(tx, userKey(u.Name), u); err != nil {
 			return err
 		}
 		if err := audit.Record(tx, audit.Entry{At: now, Actor: "system", Action: "user.create", Object: "user/admin",
@@ -398,42 +398,4 @@ func writeSecret(path, content string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-func put(tx store.Txn, key []byte, v any) error {
-	b, err := cmdb.Encode(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(key, b)
-}
-
-func get(ctx context.Context, r store.Reader, key []byte, v any) error {
-	b, err := r.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return cmdb.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	return cmdb.Decode(b, v)
-}
-
-func scanAll(ctx context.Context, r store.Reader, prefix string, fn func(v []byte) error) error {
-	rg := store.Range{Prefix: []byte(prefix), Limit: 500}
-	for {
-		kvs, err := r.Scan(ctx, rg)
-		if err != nil {
-			return err
-		}
-		for _, kv := range kvs {
-			if err := fn(kv.Value); err != nil {
-				return err
-			}
-		}
-		if len(kvs) < rg.Limit {
-			return nil
-		}
-		rg.After = kvs[len(kvs)-1].Key
-	}
 }

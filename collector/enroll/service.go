@@ -177,7 +177,7 @@ func (s *Service) CreateToken(ctx context.Context, actor string, ttl time.Durati
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := put(tx, tokenKey(t.ID), rec); err != nil {
+		if err := cmdb.PutRecord(tx, tokenKey(t.ID), rec); err != nil {
 			return err
 		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: actor, Action: "enroll_token.create", Object: "enroll_token/" + t.ID,
@@ -192,7 +192,7 @@ func (s *Service) CreateToken(ctx context.Context, actor string, ttl time.Durati
 // Tokens lists the enrollment tokens, oldest id first.
 func (s *Service) Tokens(ctx context.Context) ([]TokenRecord, error) {
 	var out []TokenRecord
-	err := scanAll(ctx, s.cfg.Store, PrefixToken, func(v []byte) error {
+	err := cmdb.ScanPrefix(ctx, s.cfg.Store, PrefixToken, func(v []byte) error {
 		var t TokenRecord
 		if err := cmdb.Decode(v, &t); err != nil {
 			return err
@@ -211,14 +211,14 @@ func (s *Service) RevokeToken(ctx context.Context, actor, id string) error {
 	now := s.cfg.Now().UTC()
 	_, err := s.cfg.Store.Update(ctx, func(tx store.Txn) error {
 		var t TokenRecord
-		if err := get(ctx, tx, tokenKey(id), &t); err != nil {
+		if err := cmdb.GetRecord(ctx, tx, tokenKey(id), &t); err != nil {
 			return fmt.Errorf("enrollment token %s: %w", id, err)
 		}
 		if t.Revoked {
 			return nil
 		}
 		t.Revoked, t.RevokedBy = true, actor
-		if err := put(tx, tokenKey(id), t); err != nil {
+		if err := cmdb.PutRecord(tx, tokenKey(id), t); err != nil {
 			return err
 		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: actor, Action: "enroll_token.revoke", Object: "enroll_token/" + id,
@@ -249,7 +249,7 @@ func (s *Service) Enroll(ctx context.Context, token string, csrDER []byte, hostn
 	var cert *x509.Certificate
 	_, err = s.cfg.Store.Update(ctx, func(tx store.Txn) error {
 		var rec TokenRecord
-		if err := get(ctx, tx, tokenKey(t.ID), &rec); errors.Is(err, cmdb.ErrNotFound) {
+		if err := cmdb.GetRecord(ctx, tx, tokenKey(t.ID), &rec); errors.Is(err, cmdb.ErrNotFound) {
 			return fmt.Errorf("%w: unknown enrollment token", ErrUnauthenticated)
 		} else if err != nil {
 			return err
@@ -267,12 +267,12 @@ func (s *Service) Enroll(ctx context.Context, token string, csrDER []byte, hostn
 			return err
 		}
 		rec.Used++
-		if err := put(tx, tokenKey(t.ID), rec); err != nil {
+		if err := cmdb.PutRecord(tx, tokenKey(t.ID), rec); err != nil {
 			return err
 		}
 		ac := AgentCert{AgentID: id, Hostname: hostname, TokenID: t.ID, Serial: cert.SerialNumber.Text(16),
 			NotAfter: cert.NotAfter.UTC(), Enrolled: now}
-		if err := put(tx, agentKey(id), ac); err != nil {
+		if err := cmdb.PutRecord(tx, agentKey(id), ac); err != nil {
 			return err
 		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: "enroll_token:" + t.ID, Action: "agent.enroll", Object: "agent/" + id,
@@ -294,7 +294,7 @@ func (s *Service) Renew(ctx context.Context, agentID string, csrDER []byte) (*x5
 	var cert *x509.Certificate
 	_, err := s.cfg.Store.Update(ctx, func(tx store.Txn) error {
 		var ac AgentCert
-		if err := get(ctx, tx, agentKey(agentID), &ac); errors.Is(err, cmdb.ErrNotFound) {
+		if err := cmdb.GetRecord(ctx, tx, agentKey(agentID), &ac); errors.Is(err, cmdb.ErrNotFound) {
 			return fmt.Errorf("%w: agent %s is not enrolled", ErrUnauthenticated, agentID)
 		} else if err != nil {
 			return err
@@ -308,7 +308,7 @@ func (s *Service) Renew(ctx context.Context, agentID string, csrDER []byte) (*x5
 		}
 		before := map[string]any{"serial": ac.Serial, "not_after": ac.NotAfter}
 		ac.Serial, ac.NotAfter, ac.Renewed = cert.SerialNumber.Text(16), cert.NotAfter.UTC(), now
-		if err := put(tx, agentKey(agentID), ac); err != nil {
+		if err := cmdb.PutRecord(tx, agentKey(agentID), ac); err != nil {
 			return err
 		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: "agent:" + agentID, Action: "agent.renew", Object: "agent/" + agentID,
@@ -330,14 +330,14 @@ func (s *Service) RevokeAgent(ctx context.Context, actor, agentID string) error 
 	now := s.cfg.Now().UTC()
 	_, err := s.cfg.Store.Update(ctx, func(tx store.Txn) error {
 		var ac AgentCert
-		if err := get(ctx, tx, agentKey(agentID), &ac); err != nil {
+		if err := cmdb.GetRecord(ctx, tx, agentKey(agentID), &ac); err != nil {
 			return fmt.Errorf("agent %s: %w", agentID, err)
 		}
 		if ac.Revoked {
 			return nil
 		}
 		ac.Revoked, ac.RevokedAt, ac.RevokedBy = true, now, actor
-		if err := put(tx, agentKey(agentID), ac); err != nil {
+		if err := cmdb.PutRecord(tx, agentKey(agentID), ac); err != nil {
 			return err
 		}
 		return audit.Record(tx, audit.Entry{At: now, Actor: actor, Action: "agent.revoke", Object: "agent/" + agentID,
@@ -349,7 +349,7 @@ func (s *Service) RevokeAgent(ctx context.Context, actor, agentID string) error 
 // Check returns nil when agentID is enrolled and not revoked.
 func (s *Service) Check(ctx context.Context, agentID string) error {
 	var ac AgentCert
-	if err := get(ctx, s.cfg.Store, agentKey(agentID), &ac); errors.Is(err, cmdb.ErrNotFound) {
+	if err := cmdb.GetRecord(ctx, s.cfg.Store, agentKey(agentID), &ac); errors.Is(err, cmdb.ErrNotFound) {
 		return fmt.Errorf("%w: agent %s is not enrolled here", ErrRevoked, agentID)
 	} else if err != nil {
 		return err
@@ -400,7 +400,7 @@ func (s *Service) Agents(ctx context.Context) ([]AgentInfo, error) {
 	now := s.cfg.Now()
 	byID := map[string]*AgentInfo{}
 	err := s.cfg.Store.View(ctx, func(r store.Reader) error {
-		if err := scanAll(ctx, r, PrefixAgent, func(v []byte) error {
+		if err := cmdb.ScanPrefix(ctx, r, PrefixAgent, func(v []byte) error {
 			var ac AgentCert
 			if err := cmdb.Decode(v, &ac); err != nil {
 				return err
@@ -418,7 +418,7 @@ func (s *Service) Agents(ctx context.Context) ([]AgentInfo, error) {
 		}); err != nil {
 			return err
 		}
-		return scanAll(ctx, r, reconcile.PrefixAgent, func(v []byte) error {
+		return cmdb.ScanPrefix(ctx, r, reconcile.PrefixAgent, func(v []byte) error {
 			var rec reconcile.AgentRecord
 			if err := cmdb.Decode(v, &rec); err != nil {
 				return err
@@ -448,42 +448,4 @@ func clip(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-func put(tx store.Txn, key []byte, v any) error {
-	b, err := cmdb.Encode(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(key, b)
-}
-
-func get(ctx context.Context, r store.Reader, key []byte, v any) error {
-	b, err := r.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return cmdb.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	return cmdb.Decode(b, v)
-}
-
-func scanAll(ctx context.Context, r store.Reader, prefix string, fn func(v []byte) error) error {
-	rg := store.Range{Prefix: []byte(prefix), Limit: 500}
-	for {
-		kvs, err := r.Scan(ctx, rg)
-		if err != nil {
-			return err
-		}
-		for _, kv := range kvs {
-			if err := fn(kv.Value); err != nil {
-				return err
-			}
-		}
-		if len(kvs) < rg.Limit {
-			return nil
-		}
-		rg.After = kvs[len(kvs)-1].Key
-	}
 }
