@@ -475,7 +475,7 @@ func (r reader) Scan(ctx context.Context, rg store.Range) ([]store.KV, error) {
 type txn struct {
 	reader
 	writes map[string]*change
-	bytes  int
+	size   store.TxnSize
 	err    error // sticky limit error: the commit fails even if fn ignores it
 }
 
@@ -574,17 +574,12 @@ func (t *txn) touch(key []byte, vlen int) (*change, error) {
 		return nil, t.fail(err)
 	}
 	c, ok := t.writes[string(key)]
-	size := t.bytes + vlen
+	prevLen := 0
 	if ok {
-		size -= len(c.value)
-	} else {
-		size += len(key)
-		if len(t.writes)+1 > store.MaxTxnOps {
-			return nil, t.fail(fmt.Errorf("more than %d writes: %w", store.MaxTxnOps, store.ErrTooLarge))
-		}
+		prevLen = len(c.value)
 	}
-	if size > store.MaxTxnBytes {
-		return nil, t.fail(fmt.Errorf("transaction over %d bytes: %w", store.MaxTxnBytes, store.ErrTooLarge))
+	if err := t.size.Add(key, vlen, ok, prevLen); err != nil {
+		return nil, t.fail(err)
 	}
 	if !ok {
 		c = &change{key: append([]byte(nil), key...)}
@@ -604,7 +599,6 @@ func (t *txn) touch(key []byte, vlen int) (*change, error) {
 		}
 		t.writes[string(key)] = c
 	}
-	t.bytes = size
 	return c, nil
 }
 

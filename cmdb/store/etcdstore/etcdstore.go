@@ -465,7 +465,7 @@ type txn struct {
 	reads  map[string]int64 // key -> ModRevision read (0: absent)
 	ranges []interval
 	writes map[string]*write
-	bytes  int
+	size   store.TxnSize
 	err    error // sticky limit error
 }
 
@@ -502,23 +502,17 @@ func (t *txn) touch(key []byte, vlen int) (*write, error) {
 		return nil, t.fail(err)
 	}
 	w, ok := t.writes[string(key)]
-	size := t.bytes + vlen
+	prevLen := 0
 	if ok {
-		size -= len(w.value)
-	} else {
-		size += len(key)
-		if len(t.writes)+1 > store.MaxTxnOps {
-			return nil, t.fail(fmt.Errorf("more than %d writes: %w", store.MaxTxnOps, store.ErrTooLarge))
-		}
+		prevLen = len(w.value)
 	}
-	if size > store.MaxTxnBytes {
-		return nil, t.fail(fmt.Errorf("transaction over %d bytes: %w", store.MaxTxnBytes, store.ErrTooLarge))
+	if err := t.size.Add(key, vlen, ok, prevLen); err != nil {
+		return nil, t.fail(err)
 	}
 	if !ok {
 		w = &write{key: append([]byte(nil), key...)}
 		t.writes[string(key)] = w
 	}
-	t.bytes = size
 	return w, nil
 }
 
