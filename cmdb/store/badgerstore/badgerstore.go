@@ -52,10 +52,16 @@ type Store struct {
 	log  *slog.Logger
 	opts Options
 
-	// mu is the commit critical section; it guards rev and notify.
-	mu     sync.Mutex
-	rev    int64
-	notify chan struct{} // closed and replaced at every commit
+	// mu is the commit critical section: it assigns revisions in the
+	// order Badger queues the commits, and publishes them (rev, notify)
+	// in that order once they are applied. Commits are pipelined: several
+	// may be queued at once, so that Badger writes and fsyncs them
+	// together.
+	mu       sync.Mutex
+	assigned int64          // last revision handed to a commit
+	rev      int64          // last revision published: all up to it are applied
+	finished map[int64]bool // applied revisions above rev, waiting for a gap to fill
+	notify   chan struct{}  // closed and replaced at every publication
 
 	compacted atomic.Int64 // feed records <= compacted are gone
 	compactMu sync.Mutex   // serialises compactions
@@ -120,7 +126,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		db:     db,
 		log:    opts.Logger,
 		opts:   opts,
-		notify: make(chan struct{}),
+		notify:   make(chan struct{}),
+		finished: make(map[int64]bool),
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		locks:  make(map[string]chan struct{}),
@@ -132,6 +139,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		if s.rev, err = readInt(btx, metaRevKey); err != nil {
 			return err
 		}
+		s.assigned = s.rev
 		c, err := readInt(btx, metaCompactKey)
 		s.compacted.Store(c)
 		return err
@@ -312,7 +320,7 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	}
 	changes := make([]change, 0, len(tx.writes))
 	for _, c := range tx.writes {
-		if c.del && c.prev == nil {
+		if c.del && c.prev == nil && !c.blind {
 			continue // deleting an absent key changes nothing
 		}
 		changes = append(changes, *c)
@@ -323,9 +331,12 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	sort.Slice(changes, func(i, j int) bool { return bytes.Compare(changes[i].key, changes[j].key) < 0 })
 	rec := encodeRecord(changes)
 
+	// Queue the commit under mu, so revisions follow Badger's commit
+	// order, then wait for it (and its fsync, shared with the commits
+	// queued meanwhile) outside.
+	done := make(chan error, 1)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	rev := s.rev + 1
+	rev := s.assigned + 1
 	for _, c := range changes {
 		var err error
 		if c.del {
@@ -334,23 +345,51 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 			err = btx.Set(c.key, encodeValue(rev, c.value))
 		}
 		if err != nil {
+			s.mu.Unlock()
 			return 0, err
 		}
 	}
-	if err := btx.Set(feedKey(rev), rec); err != nil {
+	err := btx.Set(feedKey(rev), rec)
+	if err == nil {
+		err = btx.Set(metaRevKey, encodeInt(rev))
+	}
+	if err != nil {
+		s.mu.Unlock()
 		return 0, err
 	}
-	if err := btx.Set(metaRevKey, encodeInt(rev)); err != nil {
+	s.assigned = rev
+	btx.CommitWith(func(err error) { done <- err })
+	s.mu.Unlock()
+	if err := <-done; err != nil {
+		// The revision is taken: fill its place in the feed with an empty
+		// record so that watchers pass over it.
+		if ferr := s.db.Update(func(b *badger.Txn) error { return b.Set(feedKey(rev), encodeRecord(nil)) }); ferr != nil {
+			s.log.Error("cannot fill the feed after a failed commit; watchers will restart", "component", "badgerstore", "rev", rev, "err", ferr)
+		}
+		s.publish(rev)
 		return 0, err
 	}
-	if err := btx.Commit(); err != nil {
-		return 0, err
-	}
-	s.rev = rev
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.maybeCompact(rev)
+	s.publish(rev)
 	return rev, nil
+}
+
+// publish marks rev applied and advances the published revision over
+// every applied one without a gap, waking watchers.
+func (s *Store) publish(rev int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished[rev] = true
+	moved := false
+	for s.finished[s.rev+1] {
+		delete(s.finished, s.rev+1)
+		s.rev++
+		moved = true
+	}
+	if moved {
+		close(s.notify)
+		s.notify = make(chan struct{})
+		s.maybeCompact(s.rev)
+	}
 }
 
 func validKey(k []byte) error {
@@ -479,11 +518,17 @@ type txn struct {
 	err    error // sticky limit error: the commit fails even if fn ignores it
 }
 
-func (t *txn) Put(key, value []byte) error {
+func (t *txn) Put(key, value []byte) error { return t.put(key, value, false) }
+
+// PutBlind writes key without reading its previous value: the key stays
+// out of the read set and its feed event carries no Prev.
+func (t *txn) PutBlind(key, value []byte) error { return t.put(key, value, true) }
+
+func (t *txn) put(key, value []byte, blind bool) error {
 	if len(value) > store.MaxValueSize {
 		return t.fail(fmt.Errorf("put %d bytes: %w", len(value), store.ErrTooLarge))
 	}
-	c, err := t.touch(key, len(value))
+	c, err := t.touch(key, len(value), blind)
 	if err != nil {
 		return err
 	}
@@ -492,8 +537,14 @@ func (t *txn) Put(key, value []byte) error {
 	return nil
 }
 
-func (t *txn) Delete(key []byte) error {
-	c, err := t.touch(key, 0)
+func (t *txn) Delete(key []byte) error { return t.delete(key, false) }
+
+// DeleteBlind deletes key without reading it: the feed records the delete
+// even if the key was absent.
+func (t *txn) DeleteBlind(key []byte) error { return t.delete(key, true) }
+
+func (t *txn) delete(key []byte, blind bool) error {
+	c, err := t.touch(key, 0, blind)
 	if err != nil {
 		return err
 	}
@@ -567,9 +618,9 @@ func (t *txn) fail(err error) error {
 }
 
 // touch returns the change record of key, reading its previous value on
-// first touch (which also puts it in the read set, so a concurrent write
-// conflicts and Prev is exact), and checks the limits.
-func (t *txn) touch(key []byte, vlen int) (*change, error) {
+// first touch unless blind (the read also puts it in the read set, so a
+// concurrent write conflicts and Prev is exact), and checks the limits.
+func (t *txn) touch(key []byte, vlen int, blind bool) (*change, error) {
 	if err := validKey(key); err != nil {
 		return nil, t.fail(err)
 	}
@@ -581,23 +632,29 @@ func (t *txn) touch(key []byte, vlen int) (*change, error) {
 	if err := t.size.Add(key, vlen, ok, prevLen); err != nil {
 		return nil, t.fail(err)
 	}
-	if !ok {
-		c = &change{key: append([]byte(nil), key...)}
-		item, err := t.btx.Get(key)
-		switch {
-		case errors.Is(err, badger.ErrKeyNotFound):
-		case err != nil:
-			return nil, t.fail(err)
-		default:
-			b, err := item.ValueCopy(nil)
-			if err != nil {
-				return nil, t.fail(err)
-			}
-			if _, c.prev, err = decodeValue(b); err != nil {
-				return nil, t.fail(err)
-			}
+	if ok {
+		return c, nil
+	}
+	c = &change{key: append([]byte(nil), key...), blind: blind}
+	t.writes[string(key)] = c
+	if blind {
+		return c, nil
+	}
+	item, err := t.btx.Get(key)
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+	case err != nil:
+		delete(t.writes, string(key))
+		return nil, t.fail(err)
+	default:
+		b, err := item.ValueCopy(nil)
+		if err == nil {
+			_, c.prev, err = decodeValue(b)
 		}
-		t.writes[string(key)] = c
+		if err != nil {
+			delete(t.writes, string(key))
+			return nil, t.fail(err)
+		}
 	}
 	return c, nil
 }

@@ -3,6 +3,8 @@ package badgerstore
 import (
 	"context"
 	"errors"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,4 +110,62 @@ func TestLocker(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("Done not closed after Close")
 	}
+}
+
+// TestConflictsLeaveNoFeedGap commits conflicting increments from several
+// goroutines (each failed commit has taken a revision) while a watcher
+// follows: the watcher must see every successful increment, in order,
+// without a gap error, and the counter must end right.
+func TestConflictsLeaveNoFeedGap(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{SyncWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ch, err := s.Watch(ctx, []byte("n"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, n = 4, 40
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n {
+				_, err := s.Update(ctx, func(tx store.Txn) error {
+					v, err := tx.Get(ctx, []byte("n"))
+					if errors.Is(err, store.ErrNotFound) {
+						v, err = []byte("0"), nil
+					}
+					if err != nil {
+						return err
+					}
+					i, _ := strconv.Atoi(string(v))
+					return tx.Put([]byte("n"), []byte(strconv.Itoa(i+1)))
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	last := 0
+	var lastRev int64
+	for last < workers*n {
+		ev := <-ch
+		if ev.Err != nil {
+			t.Fatalf("watch after %d: %v", last, ev.Err)
+		}
+		i, _ := strconv.Atoi(string(ev.Value))
+		if i != last+1 || ev.Rev <= lastRev {
+			t.Fatalf("event n=%s at rev %d after n=%d at rev %d", ev.Value, ev.Rev, last, lastRev)
+		}
+		last, lastRev = i, ev.Rev
+	}
+	rev, _ := s.Rev(ctx)
+	t.Logf("%d increments in %d revisions (%d failed commits filled)", last, rev, rev-int64(last))
 }
