@@ -115,7 +115,7 @@ func (x *TitleIndexer) follow(ctx context.Context, from int64) error {
 		x.seen.Store(ev.Rev)
 		if ev.Last {
 			doneRev = ev.Rev
-			if len(ch) == 0 || len(ops) >= 4*x.BatchOps {
+			if len(ch) == 0 || len(ops) >= 2*flushParallel*x.BatchOps {
 				if err := x.flush(ctx, ops, doneRev); err != nil {
 					return err
 				}
@@ -155,79 +155,142 @@ func titleOps(host string, before, after []Installed) []titleOp {
 	return ops
 }
 
-// flush writes ops in transactions of at most BatchOps writes (an index
-// entry is one write; a title seen for the first time adds its CI, four
-// more), the last one recording rev as done.
+// flushParallel is how many index transactions flush keeps in flight:
+// the store commits (and fsyncs) them together.
+const flushParallel = 8
+
+// flush writes ops, the last one recording rev as done: first the title
+// CIs seen for the first time, then the index entries in transactions of
+// at most BatchOps blind writes, several in flight at once, and last the
+// progress record.
 func (x *TitleIndexer) flush(ctx context.Context, ops []titleOp, rev int64) error {
 	if x.known == nil {
 		x.known = map[string]bool{}
 	}
-	for len(ops) > 0 || rev > 0 {
-		used := 0
-		var created []string
+	if len(x.known) > 200_000 {
+		clear(x.known) // a bound on memory; titles are re-checked after
+	}
+	// One entry per key, the last op winning: batches commit in any order.
+	last := make(map[string]int, len(ops))
+	for i, op := range ops {
+		last[op.title+"\x00"+op.host] = i
+	}
+	entries := make([]titleOp, 0, len(last))
+	var fresh []titleOp
+	queued := map[string]bool{}
+	for i, op := range ops {
+		if last[op.title+"\x00"+op.host] != i {
+			continue
+		}
+		entries = append(entries, op)
+		if id := TitleID(op.title); op.item != nil && !x.known[id] && !queued[id] {
+			queued[id] = true
+			fresh = append(fresh, op)
+		}
+	}
+	if err := x.createTitles(ctx, fresh); err != nil {
+		return err
+	}
+	per := max(1, x.BatchOps-1)
+	errs := make(chan error, flushParallel)
+	inFlight := 0
+	var first error
+	for len(entries) > 0 && first == nil {
+		n := min(per, len(entries))
+		batch := entries[:n]
+		entries = entries[n:]
+		if inFlight == flushParallel {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+			inFlight--
+		}
+		inFlight++
+		go func() { errs <- x.writeEntries(ctx, batch) }()
+	}
+	for ; inFlight > 0; inFlight-- {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if rev > 0 {
+		if _, err := x.st.Update(ctx, func(stx store.Txn) error {
+			return stx.Put(keySWIndexRev, []byte(strconv.FormatInt(rev, 10)))
+		}); err != nil {
+			return fmt.Errorf("title index progress: %w", err)
+		}
+		x.done.Store(rev)
+	}
+	return nil
+}
+
+// createTitles makes the title CIs of ops that do not exist yet, a few
+// per transaction (a new CI is about five writes).
+func (x *TitleIndexer) createTitles(ctx context.Context, ops []titleOp) error {
+	per := max(1, (x.BatchOps-1)/5)
+	for len(ops) > 0 {
+		batch := ops[:min(per, len(ops))]
+		ops = ops[len(batch):]
 		_, err := x.st.Update(ctx, func(stx store.Txn) error {
-			used, created = 0, created[:0]
-			writes := 0
 			tx := NewTx(ctx, stx, "system:title-indexer", time.Now())
-			for used < len(ops) && writes+5 <= max(5, x.BatchOps-1) {
-				op := ops[used]
-				used++
+			for _, op := range batch {
 				id := TitleID(op.title)
-				writes++
-				if op.item == nil {
-					if err := stx.Delete(titleHostKey(id, op.host)); err != nil {
+				if _, err := tx.CI(id); !errors.Is(err, ErrNotFound) {
+					if err != nil {
 						return err
 					}
 					continue
 				}
-				if !x.known[id] {
-					if _, err := tx.CI(id); errors.Is(err, ErrNotFound) {
-						title := &CI{ID: id, Class: ClassSoftware, Name: op.title, State: "use",
-							Attrs: map[string]Attr{"publisher": {Value: op.item.Publisher, Source: SourceAgent, Updated: tx.Now()}}}
-						if op.item.Publisher == "" {
-							title.Attrs = nil
-						}
-						if _, err := tx.PutCI(nil, title); err != nil {
-							return err
-						}
-						writes += 4
-					} else if err != nil {
-						return err
-					}
-					created = append(created, id)
+				title := &CI{ID: id, Class: ClassSoftware, Name: op.title, State: "use"}
+				if op.item.Publisher != "" {
+					title.Attrs = map[string]Attr{"publisher": {Value: op.item.Publisher, Source: SourceAgent, Updated: tx.Now()}}
 				}
-				// The index entry keeps what an installed_on edge shows
-				// (package, version, arch, source): the title is the key,
-				// and the publisher lives on the title CI.
-				v, err := Encode(Installed{Name: op.item.Name, Version: op.item.Version, Arch: op.item.Arch, Source: op.item.Source})
-				if err != nil {
+				if _, err := tx.PutCI(nil, title); err != nil {
 					return err
 				}
-				if err := stx.Put(titleHostKey(id, op.host), v); err != nil {
-					return err
-				}
-			}
-			if used == len(ops) && rev > 0 {
-				return stx.Put(keySWIndexRev, []byte(strconv.FormatInt(rev, 10)))
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("title index batch: %w", err)
+			return fmt.Errorf("title CIs: %w", err)
 		}
-		if len(x.known) > 200_000 {
-			clear(x.known) // a bound on memory; titles are re-checked after
+		for _, op := range batch {
+			x.known[TitleID(op.title)] = true
 		}
-		for _, id := range created {
-			x.known[id] = true
-		}
-		ops = ops[used:]
-		if len(ops) == 0 {
-			if rev > 0 {
-				x.done.Store(rev)
+	}
+	return nil
+}
+
+// writeEntries writes one transaction of index entries. The writes are
+// blind: only this job writes the index, and nobody watches it for
+// previous values. The entry keeps what an installed_on edge shows
+// (package, version, arch, source): the title is the key, and the
+// publisher lives on the title CI.
+func (x *TitleIndexer) writeEntries(ctx context.Context, ops []titleOp) error {
+	_, err := x.st.Update(ctx, func(stx store.Txn) error {
+		for _, op := range ops {
+			key := titleHostKey(TitleID(op.title), op.host)
+			if op.item == nil {
+				if err := store.DeleteBlind(stx, key); err != nil {
+					return err
+				}
+				continue
 			}
-			return nil
+			v, err := Encode(Installed{Name: op.item.Name, Version: op.item.Version, Arch: op.item.Arch, Source: op.item.Source})
+			if err != nil {
+				return err
+			}
+			if err := store.PutBlind(stx, key, v); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("title index batch: %w", err)
 	}
 	return nil
 }
