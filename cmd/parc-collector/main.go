@@ -30,6 +30,7 @@ func main() {
 	flag.DurationVar(&cfg.RetireAfter, "retire-after", 30*24*time.Hour, "propose retirement of a host silent for this long")
 	flag.DurationVar(&cfg.DependencyMaxAge, "dependency-max-age", 7*24*time.Hour, "remove a discovered depends_on not observed for this long")
 	level := flag.String("log-level", "info", "debug, info, warn or error")
+	debugAddr := flag.String("debug-addr", "", "serve Go's pprof profiles on this address (off by default; keep it on loopback)")
 	flag.Parse()
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
@@ -37,6 +38,12 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	if *debugAddr != "" {
+		if err := serveDebug(*debugAddr); err != nil {
+			fmt.Fprintf(os.Stderr, "parc-collector: --debug-addr: %v\n", err)
+			os.Exit(2)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := collector.Run(ctx, cfg); err != nil {
