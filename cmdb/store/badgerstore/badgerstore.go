@@ -123,15 +123,15 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
 	}
 	s := &Store{
-		db:     db,
-		log:    opts.Logger,
-		opts:   opts,
+		db:       db,
+		log:      opts.Logger,
+		opts:     opts,
 		notify:   make(chan struct{}),
 		finished: make(map[int64]bool),
-		kick:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		locks:  make(map[string]chan struct{}),
-		leads:  make(map[*leadership]struct{}),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		locks:    make(map[string]chan struct{}),
+		leads:    make(map[*leadership]struct{}),
 	}
 	s.opCond = sync.NewCond(&s.opMu)
 	err = db.View(func(btx *badger.Txn) error {
