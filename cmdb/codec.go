@@ -6,16 +6,33 @@ import (
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/klauspost/compress/zstd"
 	"github.com/oklog/ulid/v2"
 )
 
-// formatCBOR is the format byte in front of every value this package writes,
-// so the encoding can change later without a flag day.
-const formatCBOR = 0x01
+// The format byte in front of every value this package writes, so the
+// encoding can change without a flag day: plain CBOR, or CBOR compressed
+// with zstd for large values (software records are tens of kilobytes of
+// repetitive text, and every byte written is also kept in the change feed
+// and mapped into memory by the store).
+const (
+	formatCBOR     = 0x01
+	formatCBORZstd = 0x02
+)
+
+// compressAbove is the encoded size from which Encode tries compression;
+// it keeps the result only when it saves at least a quarter.
+const compressAbove = 2 << 10
+
+// maxDecoded bounds what a compressed value may expand to (a store value
+// is at most 1 MiB; CBOR of that compresses well, but not a hundredfold).
+const maxDecoded = 64 << 20
 
 var (
 	encMode cbor.EncMode
 	decMode cbor.DecMode
+	zenc    *zstd.Encoder
+	zdec    *zstd.Decoder
 )
 
 func init() {
@@ -28,6 +45,17 @@ func init() {
 	if err != nil {
 		panic(err)
 	}
+	// EncodeAll and DecodeAll are safe for concurrent use.
+	zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true), zstd.WithZeroFrames(true))
+	if err != nil {
+		panic(err)
+	}
+	zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(maxDecoded))
+	if err != nil {
+		panic(err)
+	}
 }
 
 // Encode returns v as a versioned value for the store.
@@ -36,15 +64,41 @@ func Encode(v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
+	if len(b) >= compressAbove {
+		z := zenc.EncodeAll(b, append(make([]byte, 0, len(b)/2), formatCBORZstd))
+		if len(z) <= len(b)*3/4 {
+			return z, nil
+		}
+	}
 	return append([]byte{formatCBOR}, b...), nil
+}
+
+// Payload returns the CBOR of a value written by Encode, decompressed when
+// it was compressed (then in a new slice; otherwise a sub-slice of data).
+func Payload(data []byte) ([]byte, error) {
+	if len(data) == 0 {
+		return nil, ErrCorrupt
+	}
+	switch data[0] {
+	case formatCBOR:
+		return data[1:], nil
+	case formatCBORZstd:
+		b, err := zdec.DecodeAll(data[1:], nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("%w: unknown format byte %#x", ErrCorrupt, data[0])
 }
 
 // Decode reads a value written by Encode into v.
 func Decode(data []byte, v any) error {
-	if len(data) == 0 || data[0] != formatCBOR {
-		return fmt.Errorf("decode %T: %w", v, ErrCorrupt)
+	p, err := Payload(data)
+	if err != nil {
+		return fmt.Errorf("decode %T: %w", v, err)
 	}
-	if err := decMode.Unmarshal(data[1:], v); err != nil {
+	if err := decMode.Unmarshal(p, v); err != nil {
 		return fmt.Errorf("decode %T: %w: %v", v, ErrCorrupt, err)
 	}
 	return nil

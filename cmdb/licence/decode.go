@@ -73,10 +73,11 @@ func (r *cborReader) text() ([]byte, error) {
 }
 
 func (c *Compliance) scanInstalls(value []byte) ([]Install, error) {
-	if len(value) == 0 || value[0] != 0x01 { // cmdb's format byte
+	p, err := cmdb.Payload(value)
+	if err != nil {
 		return nil, errSlowPath
 	}
-	r := &cborReader{b: value, i: 1}
+	r := &cborReader{b: p}
 	major, n, err := r.head()
 	if err != nil || major != 5 {
 		return nil, errSlowPath
