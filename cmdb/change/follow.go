@@ -198,19 +198,22 @@ func classify(ctx context.Context, r store.Reader, ev store.Event) ([]discovered
 
 	case strings.HasPrefix(key, cmdb.PrefixSoftware):
 		host := strings.TrimPrefix(key, cmdb.PrefixSoftware)
+		if ev.Prev == nil {
+			return nil, host, nil // a first inventory is not a change
+		}
+		// Software records are large: compare them only for the hosts
+		// whose drift counts.
+		if ctl, err := controlled(ctx, r, host); err != nil || !ctl {
+			return nil, host, err
+		}
 		var before, after cmdb.SoftwareRecord
-		if ev.Prev != nil {
-			if err := cmdb.Decode(ev.Prev, &before); err != nil {
-				return nil, "", err
-			}
+		if err := cmdb.Decode(ev.Prev, &before); err != nil {
+			return nil, "", err
 		}
 		if ev.Type == store.EventPut {
 			if err := cmdb.Decode(ev.Value, &after); err != nil {
 				return nil, "", err
 			}
-		}
-		if ev.Prev == nil {
-			return nil, host, nil // a first inventory is not a change
 		}
 		var out []discovered
 		byKind := map[string][]cmdb.Change{}
@@ -295,6 +298,16 @@ func classify(ctx context.Context, r store.Reader, ev store.Event) ([]discovered
 		}
 	}
 	return nil, "", nil
+}
+
+// controlled reports whether CI id is change-controlled.
+func controlled(ctx context.Context, r store.Reader, id string) (bool, error) {
+	ci, err := loadCI(ctx, r, id)
+	if err != nil || ci == nil {
+		return false, err
+	}
+	ctl, err := controlOf(ctx, r, ci)
+	return ctl != nil, err
 }
 
 // isFirstInventory reports whether a component appeared together with its
