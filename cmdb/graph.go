@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"parc/cmdb/store"
 )
@@ -13,6 +14,8 @@ import (
 // Graph reads the CI graph. It is safe for concurrent use.
 type Graph struct {
 	st store.Store
+	// titles, once set, answers which hosts a software title is on.
+	titles atomic.Pointer[TitleIndexer]
 }
 
 // NewGraph returns a Graph over st.
@@ -161,7 +164,7 @@ func (g *Graph) Edges(ctx context.Context, id string) ([]Edge, error) {
 			}
 			edges = append(edges, Edge{Relationship: r, Direction: "in", Other: r.From})
 		}
-		derived, err := installedEdges(ctx, rd, ci)
+		derived, err := g.installedEdges(ctx, rd, ci)
 		if err != nil {
 			return err
 		}
@@ -192,22 +195,17 @@ func (g *Graph) Edges(ctx context.Context, id string) ([]Edge, error) {
 	return edges, nil
 }
 
-// installedEdges presents a host's software record, or a title's host index,
+// installedEdges presents a host's software record, or a title's hosts,
 // as installed_on relationships (software -installed_on-> host).
-func installedEdges(ctx context.Context, rd store.Reader, ci *CI) ([]Edge, error) {
+func (g *Graph) installedEdges(ctx context.Context, rd store.Reader, ci *CI) ([]Edge, error) {
 	var edges []Edge
 	if ci.Class == ClassSoftware {
-		kvs, err := rd.Scan(ctx, store.Range{Prefix: []byte(PrefixTitleIdx + ci.ID + "/")})
+		hosts, err := g.titleHosts(ctx, rd, ci)
 		if err != nil {
 			return nil, err
 		}
-		for _, kv := range kvs {
-			var it Installed
-			if err := Decode(kv.Value, &it); err != nil {
-				return nil, err
-			}
-			host := lastSegment(kv.Key)
-			edges = append(edges, Edge{Relationship: installedRel(ci.ID, host, it), Direction: "in", Other: host})
+		for _, h := range hosts {
+			edges = append(edges, Edge{Relationship: installedRel(ci.ID, h.Host, h.Installed), Direction: "in", Other: h.Host})
 		}
 		return edges, nil
 	}

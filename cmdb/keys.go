@@ -16,7 +16,6 @@ const (
 	PrefixHistory  = "h/"
 	PrefixIdent    = "id/"
 	PrefixSoftware = "sw/"
-	PrefixTitleIdx = "sh/"
 )
 
 func ciKey(id string) []byte           { return []byte(PrefixCI + id) }
@@ -27,9 +26,6 @@ func identKey(kind, v, id string) []byte {
 }
 func identPrefix(kind, v string) []byte { return []byte(PrefixIdent + kind + "/" + escape(v) + "/") }
 func softwareKey(host string) []byte    { return []byte(PrefixSoftware + host) }
-func titleHostKey(title, host string) []byte {
-	return []byte(PrefixTitleIdx + title + "/" + host)
-}
 func relOutKey(from, typ, to string) []byte {
 	return []byte(PrefixRelOut + from + "/" + typ + "/" + to)
 }

@@ -170,6 +170,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Routes(apiSrv.Routes())
 	}
 	indexer := cmdb.NewTitleIndexer(st, log)
+	graph.UseTitleIndex(indexer)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parc_software_index_pending_revisions",
 		Help: "Revision distance between the newest software change received by the title index and the last one folded in (0 when caught up).",
@@ -215,7 +216,8 @@ func Run(ctx context.Context, cfg Config) error {
 		ager.MaxAge = cfg.DependencyMaxAge
 	}
 	jobs := []Job{
-		{Name: "software-title-index", Singleton: true, Run: indexer.Run},
+		// Every collector keeps its own in-memory title → hosts index.
+		{Name: "software-title-index", Run: indexer.Run},
 		{Name: "stale-sweep", Singleton: true, Run: sweeper.Run},
 		{Name: "dependency-ageing", Singleton: true, Run: ager.Run},
 		{Name: "incident-linker", Singleton: true, Run: incident.NewLinker(incidents, log, nil).Run},
