@@ -1,10 +1,10 @@
 package enroll
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -113,22 +113,31 @@ type PlaintextInfo struct{ credentials.CommonAuthInfo }
 // AuthType implements credentials.AuthInfo.
 func (PlaintextInfo) AuthType() string { return "plaintext" }
 
+// peekConn gives back the first byte read to sniff the protocol, then
+// reads straight from the connection: no buffer stays with an idle agent.
 type peekConn struct {
 	net.Conn
-	r *bufio.Reader
+	first []byte
 }
 
-func (c *peekConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *peekConn) Read(p []byte) (int, error) {
+	if len(c.first) > 0 {
+		n := copy(p, c.first)
+		c.first = c.first[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
 
 func (c *sniffCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	_ = conn.SetReadDeadline(time.Now().Add(HandshakeTimeout))
-	br := bufio.NewReader(conn)
-	b, err := br.Peek(1)
+	b := make([]byte, 1)
+	_, err := io.ReadFull(conn, b)
 	_ = conn.SetReadDeadline(time.Time{})
 	if err != nil {
 		return nil, nil, err
 	}
-	pc := &peekConn{Conn: conn, r: br}
+	pc := &peekConn{Conn: conn, first: b}
 	if b[0] != 0x16 { // not a TLS handshake record
 		return pc, PlaintextInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}, nil
 	}
