@@ -16,6 +16,8 @@ type Graph struct {
 	st store.Store
 	// titles, once set, answers which hosts a software title is on.
 	titles atomic.Pointer[TitleIndexer]
+	// index, while RunIndex runs, answers traversals from memory.
+	index atomic.Pointer[graphIndex]
 }
 
 // NewGraph returns a Graph over st.

@@ -71,7 +71,8 @@ type ImpactResult struct {
 }
 
 // Impact walks the graph breadth-first from the start CIs and returns every
-// CI reached within the depth, each with its shortest path.
+// CI reached within the depth, each with its shortest path. While RunIndex
+// runs it reads the in-memory index, else the store.
 func (g *Graph) Impact(ctx context.Context, start []string, o ImpactOptions) (*ImpactResult, error) {
 	if len(start) == 0 {
 		return nil, fmt.Errorf("impact: no start CI: %w", ErrInvalid)
@@ -104,6 +105,25 @@ func (g *Graph) Impact(ctx context.Context, start []string, o ImpactOptions) (*I
 	for _, c := range o.Classes {
 		keepClass[c] = true
 	}
+	if x := g.index.Load(); x != nil {
+		var res *ImpactResult
+		ok, err := x.read(ctx, func(adj *adjIndex) (err error) {
+			res, err = adj.impact(ctx, start, o, types, keepClass)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("impact of %s: %w", strings.Join(start, ","), err)
+		}
+		if ok {
+			return res, nil
+		}
+	}
+	return g.walkImpact(ctx, start, o, types, keepClass)
+}
+
+// walkImpact is Impact read from the store: per reached CI, a scan of its
+// relationships and a read of its record.
+func (g *Graph) walkImpact(ctx context.Context, start []string, o ImpactOptions, types, keepClass map[string]bool) (*ImpactResult, error) {
 	res := &ImpactResult{Start: start, Count: map[string]int{}}
 	err := g.st.View(ctx, func(rd store.Reader) error {
 		type item struct {
@@ -249,4 +269,50 @@ func loadHead(ctx context.Context, r store.Reader, id string) (*ciHead, error) {
 		return nil, fmt.Errorf("load CI %s: %w", id, err)
 	}
 	return h, nil
+}
+
+// CIHead is what a list of CIs shows of each: identity, class and name,
+// and the business facts owner and criticality (attributes of those names,
+// when strings).
+type CIHead struct {
+	ID          string `json:"id"`
+	Class       string `json:"class"`
+	Subclass    string `json:"subclass,omitempty"`
+	Name        string `json:"name"`
+	Owner       string `json:"owner,omitempty"`
+	Criticality string `json:"criticality,omitempty"`
+}
+
+// Heads returns the heads of the CIs with ids, in order; a missing CI is
+// ErrNotFound. While RunIndex runs it reads them from memory, else from
+// the store.
+func (g *Graph) Heads(ctx context.Context, ids []string) ([]CIHead, error) {
+	out := make([]CIHead, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if x := g.index.Load(); x != nil {
+		ok, err := x.read(ctx, func(adj *adjIndex) error { return adj.heads(ids, out) })
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return out, nil
+		}
+	}
+	err := g.st.View(ctx, func(rd store.Reader) error {
+		for i, id := range ids {
+			ci, err := loadCI(ctx, rd, id)
+			if err != nil {
+				return err
+			}
+			out[i] = CIHead{ID: ci.ID, Class: ci.Class, Subclass: ci.Subclass, Name: ci.Name,
+				Owner: ci.AttrString(attrOwner), Criticality: ci.AttrString(attrCriticality)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,8 +30,11 @@ type benchGraph struct {
 
 func benchID(kind byte, i int) string { return fmt.Sprintf("01%c%023d", kind, i) }
 
+var benchLoaded = []byte("bench/impact/loaded")
+
 // loadBenchGraph bulk-loads n CIs through ordinary store transactions of at
-// most store.MaxTxnOps writes, from 4 goroutines.
+// most store.MaxTxnOps writes, from 4 goroutines. A store that already
+// holds a graph of n CIs (PARC_BENCH_DIR) is reused.
 func loadBenchGraph(tb testing.TB, st store.Store, n int) *benchGraph {
 	tb.Helper()
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -44,6 +48,9 @@ func loadBenchGraph(tb testing.TB, st store.Store, n int) *benchGraph {
 	}
 	for i := range nb {
 		g.business = append(g.business, benchID('B', i))
+	}
+	if v, err := st.Get(context.Background(), benchLoaded); err == nil && string(v) == strconv.Itoa(n) {
+		return g
 	}
 	type op struct{ k, v []byte }
 	ops := make(chan op, 4096)
@@ -137,12 +144,17 @@ func loadBenchGraph(tb testing.TB, st store.Store, n int) *benchGraph {
 	if failed != nil {
 		tb.Fatal(failed)
 	}
+	if _, err := st.Update(context.Background(), func(tx store.Txn) error { return tx.Put(benchLoaded, []byte(strconv.Itoa(n))) }); err != nil {
+		tb.Fatal(err)
+	}
 	return g
 }
 
 // BenchmarkImpact measures 3-hop impact traversals on a generated graph of
 // PARC_BENCH_CIS CIs (default 20000; make bench-ingest uses 1,000,000) on
-// a Badger store in a temp dir, and reports the latency percentiles.
+// a Badger store (in PARC_BENCH_DIR, reused between runs, or a temp dir),
+// first walking the store, then from the graph index, and reports the
+// latency percentiles of both and the index's build time and memory.
 func BenchmarkImpact(b *testing.B) {
 	n := 20000
 	if v := os.Getenv("PARC_BENCH_CIS"); v != "" {
@@ -164,26 +176,77 @@ func BenchmarkImpact(b *testing.B) {
 	bg := loadBenchGraph(b, st, n)
 	loaded := time.Since(t)
 	g := NewGraph(st)
+	ctx := context.Background()
+	// Let the bulk load's compactions and garbage settle, and warm the
+	// block cache as a running collector's would be.
+	runtime.GC()
+	for i := range 500 {
+		if _, err := g.Impact(ctx, []string{bg.hosts[(i*7919)%len(bg.hosts)]}, ImpactOptions{Direction: Both, Depth: 3}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	queries := max(b.N, 2000)
+	b.ResetTimer()
+	walk := runImpactQueries(b, g, bg, queries)
+	b.StopTimer()
+	walk.print("impact-walk", n, loaded, queries)
+
+	// The same queries from the index. Its memory is what the heap loses
+	// when it stops (measured around the build, Badger's own memtable
+	// flushes would blur it).
+	ictx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- g.RunIndex(ictx, IndexOptions{}) }()
+	for g.IndexStats().State != "ready" {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.StartTimer()
+	idx := runImpactQueries(b, g, bg, queries)
+	b.StopTimer()
+	is := g.IndexStats()
+	if is.Hits < int64(queries) {
+		b.Errorf("only %d of %d traversals from the index (%+v)", is.Hits, queries, is)
+	}
+	var running, stopped runtime.MemStats
+	runtime.GC()
+	runtime.GC() // and the traversals' pooled sets
+	runtime.ReadMemStats(&running)
+	cancel()
+	if err := <-done; err != nil {
+		b.Error(err)
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&stopped)
+	heap := int64(running.HeapAlloc) - int64(stopped.HeapAlloc)
+	fmt.Printf("index: nodes=%d relationships=%d built_in=%s heap=%.1fMiB (%.0f B/CI) estimate=%.1fMiB\n",
+		is.Nodes, is.Relationships, is.BuildTime.Round(time.Millisecond), float64(heap)/(1<<20), float64(heap)/float64(n), float64(is.Bytes)/(1<<20))
+	idx.print("impact", n, loaded, queries)
+	b.ReportMetric(float64(idx.p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(idx.p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(walk.p99.Microseconds())/1000, "walk-p99-ms")
+	b.ReportMetric(float64(heap)/float64(n), "index-B/CI")
+}
+
+type impactRun struct {
+	p50, p99, max time.Duration
+	reached       int
+	slow          []string
+}
+
+// runImpactQueries runs 3-hop traversals from random hosts, services and
+// business services in random directions (the same sequence every time).
+func runImpactQueries(b *testing.B, g *Graph, bg *benchGraph, queries int) impactRun {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	dirs := []Direction{Downstream, Upstream, Both}
-	queries := max(b.N, 2000)
-	lat := make([]time.Duration, 0, queries)
-	reached := 0
 	type sample struct {
 		d     time.Duration
 		kind  string
 		nodes int
 	}
-	var samples []sample
-	// Let the bulk load's compactions and garbage settle, and warm the
-	// block cache as a running collector's would be.
-	runtime.GC()
-	for i := range 500 {
-		if _, err := g.Impact(context.Background(), []string{bg.hosts[(i*7919)%len(bg.hosts)]}, ImpactOptions{Direction: Both, Depth: 3}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
+	lat := make([]time.Duration, 0, queries)
+	samples := make([]sample, 0, queries)
+	var r impactRun
 	for i := range queries {
 		var start, kind string
 		switch i % 3 {
@@ -198,24 +261,74 @@ func BenchmarkImpact(b *testing.B) {
 		q := time.Now()
 		res, err := g.Impact(context.Background(), []string{start}, ImpactOptions{Direction: dir, Depth: 3})
 		d := time.Since(q)
-		lat = append(lat, d)
 		if err != nil {
 			b.Fatal(err)
 		}
-		reached += len(res.Nodes)
+		lat = append(lat, d)
+		r.reached += len(res.Nodes)
 		samples = append(samples, sample{d, kind + "/" + string(dir), len(res.Nodes)})
 	}
-	b.StopTimer()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	r.p50, r.p99, r.max = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
 	sort.Slice(samples, func(i, j int) bool { return samples[i].d > samples[j].d })
+	for _, s := range samples[:len(samples)/100] {
+		r.slow = append(r.slow, fmt.Sprintf("  slow: %s %s reached %d", s.d.Round(time.Microsecond), s.kind, s.nodes))
+	}
+	return r
+}
+
+func (r impactRun) print(label string, n int, loaded time.Duration, queries int) {
 	if os.Getenv("PARC_BENCH_VERBOSE") != "" {
-		for _, s := range samples[:len(samples)/100] {
-			fmt.Printf("  slow: %s %s reached %d\n", s.d.Round(time.Microsecond), s.kind, s.nodes)
+		for _, s := range r.slow {
+			fmt.Println(s)
 		}
 	}
-	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
-	fmt.Printf("impact: cis=%d loaded_in=%s queries=%d depth=3 mean_reached=%.1f p50=%s p99=%s max=%s\n",
-		n, loaded.Round(time.Second), queries, float64(reached)/float64(queries), p50.Round(time.Microsecond), p99.Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+	var load string
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	fmt.Printf("%s: cis=%d loaded_in=%s queries=%d depth=3 mean_reached=%.1f p50=%s p99=%s max=%s load=%s\n",
+		label, n, loaded.Round(time.Second), queries, float64(r.reached)/float64(queries), r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), load)
+}
+
+// BenchmarkIndexBuild builds the graph index from the benchmark graph of
+// BenchmarkImpact (same PARC_BENCH_CIS and PARC_BENCH_DIR) and reports the
+// build time and the heap the index holds.
+func BenchmarkIndexBuild(b *testing.B) {
+	n := 20000
+	if v := os.Getenv("PARC_BENCH_CIS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1000 {
+			b.Fatalf("PARC_BENCH_CIS=%q: want a number ≥ 1000", v)
+		}
+	}
+	dir := os.Getenv("PARC_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	st, err := badgerstore.Open(dir, badgerstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	loadBenchGraph(b, st, n)
+	b.ResetTimer()
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		t := time.Now()
+		x, err := buildIndex(context.Background(), st, 4096)
+		took := time.Since(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		fmt.Printf("index build: nodes=%d relationships=%d took=%s heap=%.1fMiB (%.0f B/CI) estimate=%.1fMiB\n",
+			len(x.ids), x.rels, took.Round(time.Millisecond), float64(heap)/(1<<20), float64(heap)/float64(n), float64(x.bytes())/(1<<20))
+		b.ReportMetric(float64(heap)/float64(n), "B/CI")
+		runtime.KeepAlive(x)
+	}
 }
