@@ -106,18 +106,20 @@ func (s *Service) Analyze(ctx context.Context, c *Change, now time.Time) (*Impac
 	if err != nil {
 		return nil, err
 	}
-	critical := func(ci *cmdb.CI) bool {
-		return slices.Contains(rules.Critical, strings.ToLower(ci.AttrString("criticality")))
+	critical := func(ci cmdb.CIHead) bool {
+		return slices.Contains(rules.Critical, strings.ToLower(ci.Criticality))
 	}
-	ref := func(ci *cmdb.CI) CIRef {
-		return CIRef{ID: ci.ID, Name: ci.Name, Class: ci.Class, Owner: ci.AttrString("owner"), Criticality: ci.AttrString("criticality")}
+	ref := func(ci cmdb.CIHead) CIRef {
+		return CIRef{ID: ci.ID, Name: ci.Name, Class: ci.Class, Owner: ci.Owner, Criticality: ci.Criticality}
+	}
+	// Heads (with owner and criticality) come from the graph index when it
+	// runs: no record reads.
+	affected, err := s.g.Heads(ctx, c.CIs)
+	if err != nil {
+		return nil, err
 	}
 	var services []string
-	for _, id := range c.CIs {
-		ci, err := s.g.CI(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	for _, ci := range affected {
 		r := ref(ci)
 		imp.Affected = append(imp.Affected, r)
 		imp.CountByClass[ci.Class]++
@@ -167,26 +169,22 @@ func (s *Service) Analyze(ctx context.Context, c *Change, now time.Time) (*Impac
 	for _, id := range services {
 		seen[id] = true
 	}
-	err = s.st.View(ctx, func(r store.Reader) error {
-		for _, n := range down.Nodes {
-			if n.Class != cmdb.ClassService || seen[n.ID] {
-				continue
-			}
+	var reached []string
+	for _, n := range down.Nodes {
+		if n.Class == cmdb.ClassService && !seen[n.ID] {
 			seen[n.ID] = true
-			ci := &cmdb.CI{}
-			if ok, err := get(ctx, r, []byte(cmdb.PrefixCI+n.ID), ci); err != nil || !ok {
-				return err
-			}
-			services = append(services, ci.ID)
-			imp.Services = append(imp.Services, ref(ci))
-			if critical(ci) {
-				imp.Critical = append(imp.Critical, ref(ci))
-			}
+			reached = append(reached, n.ID)
 		}
-		return nil
-	})
+	}
+	heads, err := s.g.Heads(ctx, reached)
 	if err != nil {
 		return nil, fmt.Errorf("impact of %s: %w", c.Number, err)
+	}
+	for _, ci := range heads {
+		imp.Services = append(imp.Services, ref(ci))
+		if critical(ci) {
+			imp.Critical = append(imp.Critical, ref(ci))
+		}
 	}
 	for _, n := range up.Nodes {
 		if n.Class == cmdb.ClassService && !seen[n.ID] {
