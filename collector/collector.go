@@ -224,6 +224,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{Name: "incident-sla", Singleton: true, Run: (&incident.SLAJob{S: incidents, Log: log}).Run},
 		{Name: "licence-compliance", Singleton: true, Run: licence.NewFollower(st, log).Run},
 		{Name: "change-follower", Singleton: true, Run: changes.Follow},
+		graphIndexJob(graph, m.reg, log),
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
