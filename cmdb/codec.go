@@ -98,6 +98,9 @@ func Decode(data []byte, v any) error {
 	if err != nil {
 		return fmt.Errorf("decode %T: %w", v, err)
 	}
+	if rec, ok := v.(*SoftwareRecord); ok && decodeSoftware(p, rec) == nil {
+		return nil
+	}
 	if err := decMode.Unmarshal(p, v); err != nil {
 		return fmt.Errorf("decode %T: %w: %v", v, ErrCorrupt, err)
 	}

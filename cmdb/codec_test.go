@@ -46,3 +46,81 @@ func TestCodecCompressesLargeValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeSoftwareMatchesCBOR checks the software record fast path
+// against the general decoder on varied records, and that it declines what
+// it does not know.
+func TestDecodeSoftwareMatchesCBOR(t *testing.T) {
+	recs := []SoftwareRecord{
+		{},
+		{Items: []Installed{}},
+		{Items: []Installed{{Title: "a", Name: "a"}}},
+		{Items: []Installed{
+			{Title: "curl", Name: "curl", Version: "7.88.1-10+deb12u5", Arch: "amd64", Publisher: "Debian", Source: "dpkg", Installed: 1_700_000_000},
+			{Title: "microsoft edge", Name: "Microsoft Edge", Version: "120.0", Arch: "x64", Publisher: "Microsoft", Source: "msi", Installed: -5},
+			{Title: "x", Name: "x", Version: "", Arch: "amd64", Source: "dpkg"},
+			{Title: "ünïcode", Name: "Ünïcode", Version: "1", Installed: 1 << 40},
+		}},
+	}
+	for i := range 300 {
+		recs[3].Items = append(recs[3].Items, Installed{Title: fmt.Sprintf("p%d", i), Name: fmt.Sprintf("p%d", i), Version: fmt.Sprintf("%d", i), Arch: "amd64", Source: "dpkg"})
+	}
+	for i, rec := range recs {
+		v, err := Encode(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Payload(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fast, slow SoftwareRecord
+		if err := decodeSoftware(p, &fast); err != nil {
+			t.Fatalf("record %d: fast path declined: %v", i, err)
+		}
+		if err := decMode.Unmarshal(p, &slow); err != nil {
+			t.Fatal(err)
+		}
+		if len(fast.Items) != len(slow.Items) {
+			t.Fatalf("record %d: %d items, want %d", i, len(fast.Items), len(slow.Items))
+		}
+		for k := range fast.Items {
+			if fast.Items[k] != slow.Items[k] {
+				t.Fatalf("record %d item %d: %+v, want %+v", i, k, fast.Items[k], slow.Items[k])
+			}
+		}
+	}
+	// Other shapes are left to the general decoder.
+	other, _ := encMode.Marshal(map[int]any{1: []any{map[int]any{1: "a", 9: "b"}}})
+	if err := decodeSoftware(other, &SoftwareRecord{}); err == nil {
+		t.Error("fast path accepted an unknown field")
+	}
+	other, _ = encMode.Marshal(map[int]any{1: []any{map[int]any{1: 5}}})
+	if err := decodeSoftware(other, &SoftwareRecord{}); err == nil {
+		t.Error("fast path accepted a number for a title")
+	}
+}
+
+func FuzzDecodeSoftware(f *testing.F) {
+	v, _ := Encode(SoftwareRecord{Items: []Installed{{Title: "a", Name: "a", Version: "1", Arch: "amd64", Installed: 3}}})
+	p, _ := Payload(v)
+	f.Add(p)
+	f.Fuzz(func(t *testing.T, p []byte) {
+		var fast, slow SoftwareRecord
+		if decodeSoftware(p, &fast) != nil {
+			return
+		}
+		// What the fast path accepts, the general decoder reads the same.
+		if err := decMode.Unmarshal(p, &slow); err != nil {
+			t.Fatalf("fast path accepted what CBOR rejects: %v", err)
+		}
+		if len(fast.Items) != len(slow.Items) {
+			t.Fatalf("%d items, want %d", len(fast.Items), len(slow.Items))
+		}
+		for k := range fast.Items {
+			if fast.Items[k] != slow.Items[k] {
+				t.Fatalf("item %d: %+v, want %+v", k, fast.Items[k], slow.Items[k])
+			}
+		}
+	})
+}
