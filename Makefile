@@ -28,7 +28,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeApply$$' -fuzztime $(FUZZTIME) ./collector/agentsvc
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/enroll
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/auth
-	$(GO) test -run '^$$$$' -fuzz '^FuzzDecodeSoftware$$$$' -fuzztime $(FUZZTIME) ./cmdb
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSoftware$$' -fuzztime $(FUZZTIME) ./cmdb
 
 run: build
 	bash installers/dev/run.sh
