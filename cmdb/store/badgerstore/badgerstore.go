@@ -26,9 +26,13 @@ type Options struct {
 	// only (a transaction's feed record may not exceed 1 MiB): tests use a
 	// real directory.
 	InMemory bool
-	// FeedRetention is how many recent revisions Watch can replay
-	// (default 100000). Older ones are compacted away.
+	// FeedRetention is how many recent revisions Watch can always replay
+	// (default 20000). Older ones are compacted away, except those a
+	// running watcher has yet to read, up to MaxFeedRetention.
 	FeedRetention int64
+	// MaxFeedRetention bounds how far a slow watcher holds the feed back
+	// (default 10 × FeedRetention); past it the watcher gets ErrCompacted.
+	MaxFeedRetention int64
 	// MaxRetries bounds how often Update runs fn on conflicts (default 50).
 	MaxRetries int
 	// GCInterval is how often value-log garbage collection runs
@@ -40,7 +44,7 @@ type Options struct {
 }
 
 const (
-	defaultRetention  = 100_000
+	defaultRetention  = 20_000
 	defaultMaxRetries = 50
 	defaultGCInterval = 5 * time.Minute
 )
@@ -74,6 +78,9 @@ type Store struct {
 	done   chan struct{} // closed by Close
 	wg     sync.WaitGroup
 
+	watchMu  sync.Mutex
+	watchers map[*atomic.Int64]struct{} // next revision each running watcher reads
+
 	lockMu sync.Mutex
 	locks  map[string]chan struct{}
 	leads  map[*leadership]struct{}
@@ -92,6 +99,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.FeedRetention <= 0 {
 		opts.FeedRetention = defaultRetention
 	}
+	if opts.MaxFeedRetention < opts.FeedRetention {
+		opts.MaxFeedRetention = 10 * opts.FeedRetention
+	}
 	if opts.MaxRetries <= 0 {
 		opts.MaxRetries = defaultMaxRetries
 	}
@@ -104,11 +114,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithNumVersionsToKeep(1).
 		WithSyncWrites(opts.SyncWrites).
 		// Small memory: 16 MiB memtables allow 2.4 MiB batches, enough for
-		// the largest transaction (values over the threshold count as
-		// pointers) plus its feed record.
+		// the largest transaction (at most 1.5 MiB of values) plus its feed
+		// record, which goes to the value log when over the threshold.
+		// Values under 64 KiB (nearly all, and most feed records) stay in
+		// the LSM tree, where deleting them frees space as compaction goes,
+		// without waiting for value-log GC.
 		WithMemTableSize(16 << 20).
 		WithNumMemtables(3).
-		WithValueThreshold(16 << 10).
+		WithValueThreshold(64 << 10).
 		WithBlockCacheSize(16 << 20).
 		WithNumCompactors(2).
 		WithValueLogFileSize(128 << 20)
@@ -128,6 +141,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts:     opts,
 		notify:   make(chan struct{}),
 		finished: make(map[int64]bool),
+		watchers: make(map[*atomic.Int64]struct{}),
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		locks:    make(map[string]chan struct{}),

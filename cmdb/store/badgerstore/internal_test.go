@@ -169,3 +169,57 @@ func TestConflictsLeaveNoFeedGap(t *testing.T) {
 	rev, _ := s.Rev(ctx)
 	t.Logf("%d increments in %d revisions (%d failed commits filled)", last, rev, rev-int64(last))
 }
+
+// TestSlowWatcherHoldsFeed checks that compaction keeps what a running
+// watcher has yet to read, up to MaxFeedRetention.
+func TestSlowWatcherHoldsFeed(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{FeedRetention: 10, MaxFeedRetention: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	put := func(n int) {
+		for i := range n {
+			if _, err := s.Update(ctx, func(tx store.Txn) error { return tx.Put([]byte("k"), []byte(strconv.Itoa(i))) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	slow, err := s.Watch(ctx, []byte("k"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(150) // 15 × the retention, under the maximum: the watcher holds it
+	if err := s.compact(s.compactTarget()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 150 {
+		ev := <-slow
+		if ev.Err != nil {
+			t.Fatalf("slow watcher after %d events: %v", i, ev.Err)
+		}
+	}
+	// A watcher that falls further behind than the maximum loses.
+	lost, err := s.Watch(ctx, []byte("k"), s.currentRev())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(300)
+	if err := s.compact(s.compactTarget()); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.compacted.Load(); c < s.currentRev()-200 {
+		t.Errorf("compacted to %d at revision %d: more than the maximum kept", c, s.currentRev())
+	}
+	for ev := range lost {
+		if ev.Err != nil {
+			if !errors.Is(ev.Err, store.ErrCompacted) {
+				t.Errorf("lost watcher: %v", ev.Err)
+			}
+			return
+		}
+	}
+	t.Error("a watcher 300 revisions behind with a maximum of 200 was not told ErrCompacted")
+}

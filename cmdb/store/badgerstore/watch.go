@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -26,10 +27,20 @@ func (s *Store) Watch(ctx context.Context, prefix []byte, fromRev int64) (<-chan
 	prefix = append([]byte(nil), prefix...)
 	ch := make(chan store.Event, 64)
 	s.wg.Add(1)
+	pos := new(atomic.Int64)
+	pos.Store(max(fromRev, 0) + 1)
+	s.watchMu.Lock()
+	s.watchers[pos] = struct{}{}
+	s.watchMu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		defer close(ch)
-		s.watch(ctx, prefix, max(fromRev, 0)+1, ch)
+		defer func() {
+			s.watchMu.Lock()
+			delete(s.watchers, pos)
+			s.watchMu.Unlock()
+		}()
+		s.watch(ctx, prefix, pos, ch)
 	}()
 	return ch, nil
 }
@@ -40,7 +51,8 @@ const (
 	batchBytes = 4 << 20
 )
 
-func (s *Store) watch(ctx context.Context, prefix []byte, next int64, ch chan<- store.Event) {
+func (s *Store) watch(ctx context.Context, prefix []byte, pos *atomic.Int64, ch chan<- store.Event) {
+	next := pos.Load()
 	send := func(ev store.Event) bool {
 		select {
 		case ch <- ev:
@@ -66,6 +78,7 @@ func (s *Store) watch(ctx context.Context, prefix []byte, next int64, ch chan<- 
 				}
 			}
 			next = n
+			pos.Store(next)
 		}
 		select {
 		case <-notify:
@@ -118,6 +131,20 @@ func (s *Store) readFeed(prefix []byte, from, to int64) ([]store.Event, int64, e
 		return nil, 0, store.ErrCompacted
 	}
 	return evs, next, nil
+}
+
+// compactTarget is the newest revision the feed can drop: all but the
+// retained ones, and none a running watcher has yet to read unless that
+// holds more than MaxFeedRetention.
+func (s *Store) compactTarget() int64 {
+	cur := s.currentRev()
+	target := cur - s.opts.FeedRetention
+	s.watchMu.Lock()
+	for w := range s.watchers {
+		target = min(target, w.Load()-1)
+	}
+	s.watchMu.Unlock()
+	return max(target, cur-s.opts.MaxFeedRetention)
 }
 
 // maybeCompact asks the background goroutine to compact once the feed is
@@ -180,7 +207,7 @@ func (s *Store) background() {
 		case <-s.done:
 			return
 		case <-s.kick:
-			if err := s.compact(s.currentRev() - s.opts.FeedRetention); err != nil {
+			if err := s.compact(s.compactTarget()); err != nil {
 				s.log.Warn("feed compaction failed", "component", "badgerstore", "err", err)
 			}
 		case <-gc.C:
