@@ -12,7 +12,7 @@ import (
 	"parc/cmdb/store/teststore"
 )
 
-func putSoftware(t *testing.T, st store.Store, host string, pkgs ...string) {
+func putSoftware(t *testing.T, st store.Store, host string, pkgs ...string) int64 {
 	t.Helper()
 	var rec SoftwareRecord
 	for _, p := range pkgs {
@@ -20,18 +20,21 @@ func putSoftware(t *testing.T, st store.Store, host string, pkgs ...string) {
 		fmt.Sscanf(p, "%s %s", &name, &version)
 		rec.Items = append(rec.Items, Installed{Title: name, Name: name, Version: version, Arch: "amd64", Source: "dpkg"})
 	}
-	_, err := st.Update(context.Background(), func(stx store.Txn) error {
+	rev, err := st.Update(context.Background(), func(stx store.Txn) error {
 		_, err := NewTx(context.Background(), stx, "test", time.Now()).PutSoftware(host, rec)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rev
 }
 
-func waitIndexed(t *testing.T, st store.Store, x *TitleIndexer) {
+// waitIndexed waits until x has folded in the software write at revision
+// want (the indexer's own title CI writes move the store's revision past
+// it).
+func waitIndexed(t *testing.T, want int64, x *TitleIndexer) {
 	t.Helper()
-	want, _ := st.Rev(context.Background())
 	deadline := time.Now().Add(20 * time.Second)
 	for x.Done() < want || x.Pending() > 0 {
 		if time.Now().After(deadline) {
@@ -79,20 +82,19 @@ func TestTitleIndexFollowsRecords(t *testing.T) {
 	st := teststore.Open(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	putSoftware(t, st, "h1", "curl 7.88", "vim 9.0")
+	rev := putSoftware(t, st, "h1", "curl 7.88", "vim 9.0")
 	g := NewGraph(st)
 	x := NewTitleIndexer(st, nil)
 	g.UseTitleIndex(x)
 	done := make(chan error, 1)
 	go func() { done <- x.Run(ctx) }()
-	waitIndexed(t, st, x)
+	waitIndexed(t, rev, x)
 	if got := titleHostsOf(t, g, "curl"); !reflect.DeepEqual(got, map[string]string{"h1": "7.88"}) {
 		t.Fatalf("curl on %v after load", got)
 	}
 	// Live: a second host, an upgrade, a removal, a host gone.
 	putSoftware(t, st, "h2", "curl 7.88", "git 2.39")
-	putSoftware(t, st, "h1", "curl 8.0", "git 2.39")
-	waitIndexed(t, st, x)
+	waitIndexed(t, putSoftware(t, st, "h1", "curl 8.0", "git 2.39"), x)
 	if got := titleHostsOf(t, g, "curl"); !reflect.DeepEqual(got, map[string]string{"h1": "8.0", "h2": "7.88"}) {
 		t.Errorf("curl on %v", got)
 	}
@@ -102,10 +104,11 @@ func TestTitleIndexFollowsRecords(t *testing.T) {
 	if got := titleHostsOf(t, g, "git"); len(got) != 2 {
 		t.Errorf("git on %v", got)
 	}
-	if _, err := st.Update(ctx, func(tx store.Txn) error { return tx.Delete(softwareKey("h2")) }); err != nil {
+	rev, err := st.Update(ctx, func(tx store.Txn) error { return tx.Delete(softwareKey("h2")) })
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitIndexed(t, st, x)
+	waitIndexed(t, rev, x)
 	if got := titleHostsOf(t, g, "git"); !reflect.DeepEqual(got, map[string]string{"h1": "2.39"}) {
 		t.Errorf("git on %v after h2's record went", got)
 	}
@@ -127,7 +130,7 @@ func TestTitleIndexFollowsRecords(t *testing.T) {
 // it has yet to read is compacted away: it must load the records again
 // and end right.
 func TestTitleIndexReloadsAfterCompaction(t *testing.T) {
-	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
+	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{FeedRetention: 5, MaxFeedRetention: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +141,8 @@ func TestTitleIndexReloadsAfterCompaction(t *testing.T) {
 	x := NewTitleIndexer(st, nil)
 	g.UseTitleIndex(x)
 	go x.Run(ctx)
-	putSoftware(t, st, "h00", "curl 7.0")
-	waitIndexed(t, st, x)
-	x.mu.Lock() // the follower blocks on its next event
+	waitIndexed(t, putSoftware(t, st, "h00", "curl 7.0"), x)
+	x.mu.Lock() // the follower blocks on its next event, and falls behind
 	for i := range 400 {
 		putSoftware(t, st, fmt.Sprintf("h%02d", i%4), fmt.Sprintf("curl 7.%d", i), "vim 9.0")
 	}
@@ -149,8 +151,7 @@ func TestTitleIndexReloadsAfterCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	x.mu.Unlock()
-	putSoftware(t, st, "h00", "curl 9.9")
-	waitIndexed(t, st, x)
+	waitIndexed(t, putSoftware(t, st, "h00", "curl 9.9"), x)
 	if n := x.loads.Load(); n < 2 {
 		t.Errorf("loaded %d times, want a reload after the compaction", n)
 	}
