@@ -64,8 +64,10 @@ type Store struct {
 	mu       sync.Mutex
 	assigned int64          // last revision handed to a commit
 	rev      int64          // last revision published: all up to it are applied
-	finished map[int64]bool // applied revisions above rev, waiting for a gap to fill
+	finished map[int64][]byte // applied revisions above rev (their feed records), waiting for a gap to fill
 	notify   chan struct{}  // closed and replaced at every publication
+
+	recent recentFeed // the newest feed records, for watchers at the head
 
 	compacted atomic.Int64 // feed records <= compacted are gone
 	compactMu sync.Mutex   // serialises compactions
@@ -140,7 +142,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		opts:     opts,
 		notify:   make(chan struct{}),
-		finished: make(map[int64]bool),
+		finished: make(map[int64][]byte),
 		watchers: make(map[*atomic.Int64]struct{}),
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
@@ -377,26 +379,38 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	if err := <-done; err != nil {
 		// The revision is taken: fill its place in the feed with an empty
 		// record so that watchers pass over it.
-		if ferr := s.db.Update(func(b *badger.Txn) error { return b.Set(feedKey(rev), encodeRecord(nil)) }); ferr != nil {
+		empty := encodeRecord(nil)
+		if ferr := s.db.Update(func(b *badger.Txn) error { return b.Set(feedKey(rev), empty) }); ferr != nil {
 			s.log.Error("cannot fill the feed after a failed commit; watchers will restart", "component", "badgerstore", "rev", rev, "err", ferr)
+			empty = nil
 		}
-		s.publish(rev)
+		s.publish(rev, empty)
 		return 0, err
 	}
-	s.publish(rev)
+	s.publish(rev, rec)
 	return rev, nil
 }
 
 // publish marks rev applied and advances the published revision over
-// every applied one without a gap, waking watchers.
-func (s *Store) publish(rev int64) {
+// every applied one without a gap, keeping their feed records in the
+// recent-records cache, and wakes watchers. rec nil: the record is not
+// known in memory (watchers read it from Badger).
+func (s *Store) publish(rev int64, rec []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.finished[rev] = true
+	if rec == nil {
+		rec = []byte{} // marks "applied" in finished
+	}
+	s.finished[rev] = rec
 	moved := false
-	for s.finished[s.rev+1] {
+	for {
+		r, ok := s.finished[s.rev+1]
+		if !ok {
+			break
+		}
 		delete(s.finished, s.rev+1)
 		s.rev++
+		s.recent.add(s.rev, r)
 		moved = true
 	}
 	if moved {

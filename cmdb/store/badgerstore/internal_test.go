@@ -223,3 +223,33 @@ func TestSlowWatcherHoldsFeed(t *testing.T) {
 	}
 	t.Error("a watcher 300 revisions behind with a maximum of 200 was not told ErrCompacted")
 }
+
+func TestRecentFeedBounds(t *testing.T) {
+	var f recentFeed
+	big := make([]byte, recentMaxBytes/4)
+	for rev := int64(1); rev <= 10; rev++ {
+		f.add(rev, big)
+	}
+	if _, ok := f.get(6); ok {
+		t.Error("rev 6 kept although only 4 records of this size fit")
+	}
+	if r, ok := f.get(10); !ok || len(r) != len(big) {
+		t.Error("newest record missing")
+	}
+	for rev := int64(11); rev <= 11+recentMaxRecords; rev++ {
+		f.add(rev, []byte{1})
+	}
+	if len(f.recs) != recentMaxRecords {
+		t.Errorf("%d records kept, want %d", len(f.recs), recentMaxRecords)
+	}
+	f.add(100_000, []byte{2}) // a gap restarts the cache
+	if _, ok := f.get(11 + recentMaxRecords); ok {
+		t.Error("record before a gap still served")
+	}
+	if r, ok := f.get(100_000); !ok || r[0] != 2 {
+		t.Error("record after a gap missing")
+	}
+	if _, ok := f.get(99_999); ok {
+		t.Error("unknown revision served")
+	}
+}

@@ -98,6 +98,21 @@ func (s *Store) readFeed(prefix []byte, from, to int64) ([]store.Event, int64, e
 	}
 	var evs []store.Event
 	next := from
+	// The newest records are in memory: decode them in place.
+	for size := 0; next <= to && size < batchBytes; next++ {
+		rec, ok := s.recent.get(next)
+		if !ok {
+			break
+		}
+		size += len(rec)
+		var err error
+		if evs, err = decodeRecord(rec, next, prefix, evs); err != nil {
+			return nil, 0, fmt.Errorf("badgerstore: feed record %d: %w", next, err)
+		}
+	}
+	if next > from {
+		return evs, next, nil
+	}
 	err := s.db.View(func(btx *badger.Txn) error {
 		io := badger.DefaultIteratorOptions
 		io.Prefix = feedPrefix
