@@ -62,10 +62,10 @@ type Store struct {
 	// may be queued at once, so that Badger writes and fsyncs them
 	// together.
 	mu       sync.Mutex
-	assigned int64          // last revision handed to a commit
-	rev      int64          // last revision published: all up to it are applied
+	assigned int64            // last revision handed to a commit
+	rev      int64            // last revision published: all up to it are applied
 	finished map[int64][]byte // applied revisions above rev (their feed records), waiting for a gap to fill
-	notify   chan struct{}  // closed and replaced at every publication
+	notify   chan struct{}    // closed and replaced at every publication
 
 	recent recentFeed // the newest feed records, for watchers at the head
 
@@ -127,6 +127,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithBlockCacheSize(16 << 20).
 		WithNumCompactors(2).
 		WithValueLogFileSize(128 << 20)
+	// Tables of 2 MiB at every level: a compaction builds each table in a
+	// buffer of twice its size on the Go heap, and the default doubling
+	// per level makes those buffers tens of megabytes.
+	bo.TableSizeMultiplier = 1
 	if opts.InMemory {
 		// Without a value log, no entry may exceed 1 MiB: fine for
 		// benchmarks, not for the largest transactions.
