@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/klauspost/compress/zstd"
@@ -92,10 +93,22 @@ func Payload(data []byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: unknown format byte %#x", ErrCorrupt, data[0])
 }
 
+// payloadBufs recycles Decode's decompression buffers: decoding copies
+// out everything it keeps.
+var payloadBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // Decode reads a value written by Encode into v.
 func Decode(data []byte, v any) error {
-	p, err := Payload(data)
-	if err != nil {
+	var p []byte
+	var err error
+	if len(data) > 0 && data[0] == formatCBORZstd {
+		buf := payloadBufs.Get().(*[]byte)
+		defer payloadBufs.Put(buf)
+		if *buf, err = zdec.DecodeAll(data[1:], (*buf)[:0]); err != nil {
+			return fmt.Errorf("decode %T: %w: %v", v, ErrCorrupt, err)
+		}
+		p = *buf
+	} else if p, err = Payload(data); err != nil {
 		return fmt.Errorf("decode %T: %w", v, err)
 	}
 	if rec, ok := v.(*SoftwareRecord); ok && decodeSoftware(p, rec) == nil {

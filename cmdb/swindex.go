@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,33 +290,41 @@ func (x *TitleIndexer) apply(host string, before, after []Installed) {
 	}
 }
 
-// titleOps lists the index changes from one software record to the next.
+// titleOps lists the index changes from one software record to the next:
+// one entry per title and host (the first package of the title), merged
+// over the two lists in title order.
 func titleOps(host string, before, after []Installed) []titleOp {
-	old := make(map[string]Installed, len(before))
-	for _, it := range before {
-		if _, dup := old[it.Title]; !dup {
-			old[it.Title] = it
-		}
-	}
+	a, b := firstByTitle(before), firstByTitle(after)
 	var ops []titleOp
-	seen := make(map[string]bool, len(after))
-	for i := range after {
-		it := after[i]
-		if seen[it.Title] {
-			continue // one index entry per title and host: the first package
-		}
-		seen[it.Title] = true
-		if o, ok := old[it.Title]; ok && o == it {
-			continue
-		}
-		ops = append(ops, titleOp{title: it.Title, host: host, item: &after[i]})
-	}
-	for t := range old {
-		if !seen[t] {
-			ops = append(ops, titleOp{title: t, host: host})
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || (len(a) > 0 && a[0].Title < b[0].Title):
+			ops = append(ops, titleOp{title: a[0].Title, host: host})
+			a = a[1:]
+		case len(a) == 0 || b[0].Title < a[0].Title:
+			ops = append(ops, titleOp{title: b[0].Title, host: host, item: b[0]})
+			b = b[1:]
+		default:
+			if *a[0] != *b[0] {
+				ops = append(ops, titleOp{title: b[0].Title, host: host, item: b[0]})
+			}
+			a, b = a[1:], b[1:]
 		}
 	}
 	return ops
+}
+
+// firstByTitle returns the first package of each title, in title order.
+func firstByTitle(items []Installed) []*Installed {
+	p := make([]*Installed, len(items))
+	for i := range items {
+		p[i] = &items[i]
+	}
+	byTitle := func(x, y *Installed) int { return strings.Compare(x.Title, y.Title) }
+	if !slices.IsSortedFunc(p, byTitle) {
+		slices.SortStableFunc(p, byTitle) // stable: the first package of a title stays first
+	}
+	return slices.CompactFunc(p, func(x, y *Installed) bool { return x.Title == y.Title })
 }
 
 type titleOp struct {

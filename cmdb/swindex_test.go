@@ -3,6 +3,7 @@ package cmdb
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -158,5 +159,43 @@ func TestTitleIndexReloadsAfterCompaction(t *testing.T) {
 	got := titleHostsOf(t, g, "curl")
 	if len(got) != 4 || got["h00"] != "9.9" || got["h03"] != "7.399" {
 		t.Errorf("curl on %v", got)
+	}
+}
+
+// TestTitleOpsRandom applies titleOps to the index entries of a random
+// record and checks they become those of the next: one per title, its
+// first package.
+func TestTitleOpsRandom(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 9))
+	record := func() []Installed {
+		var items []Installed
+		for range rnd.IntN(30) {
+			n := rnd.IntN(12)
+			items = append(items, Installed{Title: fmt.Sprintf("t%d", n), Name: fmt.Sprintf("p%d-%d", n, rnd.IntN(2)), Version: fmt.Sprint(rnd.IntN(3))})
+		}
+		return items
+	}
+	entries := func(items []Installed) map[string]Installed {
+		m := map[string]Installed{}
+		for _, it := range items {
+			if _, ok := m[it.Title]; !ok {
+				m[it.Title] = it
+			}
+		}
+		return m
+	}
+	for range 500 {
+		before, after := record(), record()
+		got := entries(before)
+		for _, op := range titleOps("h", before, after) {
+			if op.item == nil {
+				delete(got, op.title)
+			} else {
+				got[op.title] = *op.item
+			}
+		}
+		if want := entries(after); !reflect.DeepEqual(got, want) {
+			t.Fatalf("from %v to %v: entries %v, want %v", before, after, got, want)
+		}
 	}
 }

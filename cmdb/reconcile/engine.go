@@ -592,8 +592,8 @@ func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 			Arch: p.Arch, Publisher: p.Publisher, Source: p.Source, Installed: p.InstallDate,
 		})
 	}
-	// Package managers list in order already: check before sorting (and
-	// sort indexes, not the large items, when needed).
+	// Package managers list in order already: check before sorting, and
+	// sort in place.
 	cmp := func(a, b *cmdb.Installed) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
@@ -603,17 +603,9 @@ func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 		}
 		return strings.Compare(a.Source, b.Source)
 	}
-	if !slices.IsSortedFunc(items, func(a, b cmdb.Installed) int { return cmp(&a, &b) }) {
-		idx := make([]int, len(items))
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortStableFunc(idx, func(a, b int) int { return cmp(&items[a], &items[b]) })
-		sorted := make([]cmdb.Installed, len(items))
-		for i, k := range idx {
-			sorted[i] = items[k]
-		}
-		items = sorted
+	byKey := func(a, b cmdb.Installed) int { return cmp(&a, &b) }
+	if !slices.IsSortedFunc(items, byKey) {
+		slices.SortStableFunc(items, byKey)
 	}
 	// One entry per (name, arch, source): a package database listing a
 	// package twice is odd input, not two installs.
