@@ -27,7 +27,7 @@ type Options struct {
 	// real directory.
 	InMemory bool
 	// FeedRetention is how many recent revisions Watch can always replay
-	// (default 20000). Older ones are compacted away, except those a
+	// (default 10000). Older ones are compacted away, except those a
 	// running watcher has yet to read, up to MaxFeedRetention.
 	FeedRetention int64
 	// MaxFeedRetention bounds how far a slow watcher holds the feed back
@@ -44,7 +44,7 @@ type Options struct {
 }
 
 const (
-	defaultRetention  = 20_000
+	defaultRetention  = 10_000
 	defaultMaxRetries = 50
 	defaultGCInterval = 5 * time.Minute
 )
@@ -115,15 +115,16 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithMetricsEnabled(false).
 		WithNumVersionsToKeep(1).
 		WithSyncWrites(opts.SyncWrites).
-		// Small memory: 16 MiB memtables allow 2.4 MiB batches, enough for
-		// the largest transaction (at most 1.5 MiB of values) plus its feed
-		// record, which goes to the value log when over the threshold.
-		// Values under 64 KiB (nearly all, and most feed records) stay in
-		// the LSM tree, where deleting them frees space as compaction goes,
-		// without waiting for value-log GC.
-		WithMemTableSize(16 << 20).
+		// Small memory. A memtable's batch limit is 15% of its size: 8 MiB
+		// memtables take 1.2 MiB batches, and since values from 8 KiB go to
+		// the value log, the largest transaction (128 writes) is at most
+		// 1 MiB of values inline plus keys; its feed record, past the
+		// threshold, is a pointer. Badger pools up to eight table builders
+		// of twice the memtable size on the Go heap, and keeps its
+		// memtables there: both scale with MemTableSize.
+		WithMemTableSize(8 << 20).
 		WithNumMemtables(3).
-		WithValueThreshold(64 << 10).
+		WithValueThreshold(8 << 10).
 		WithBlockCacheSize(16 << 20).
 		WithNumCompactors(2).
 		WithValueLogFileSize(128 << 20)

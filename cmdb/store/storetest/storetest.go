@@ -483,10 +483,11 @@ func testLimitTxnBytes(t *testing.T, s store.Store) {
 		}
 		return nil
 	}, "b0")
-	// Large transactions under the limits commit: many mid-sized values,
-	// and few big ones (kept ~10% under MaxTxnBytes, as etcd counts its
+	// Large transactions under the limits commit: many mid-sized values
+	// (8100 bytes: just under Badger's value threshold, all inline), and
+	// few big ones (kept ~10% under MaxTxnBytes, as etcd counts its
 	// request overhead against the same figure).
-	for _, shape := range []struct{ n, size int }{{store.MaxTxnOps, 11000}, {4, 350 << 10}} {
+	for _, shape := range []struct{ n, size int }{{store.MaxTxnOps, 11000}, {store.MaxTxnOps, 8100}, {4, 350 << 10}} {
 		_, err := s.Update(ctxT(t), func(tx store.Txn) error {
 			for i := range shape.n {
 				if err := tx.Put(fmt.Appendf(nil, "big%04d", i), make([]byte, shape.size)); err != nil {
