@@ -351,6 +351,7 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	}
 	sort.Slice(changes, func(i, j int) bool { return bytes.Compare(changes[i].key, changes[j].key) < 0 })
 	rec := encodeRecord(changes)
+	stored := storedRecord(rec)
 
 	// Queue the commit under mu, so revisions follow Badger's commit
 	// order, then wait for it (and its fsync, shared with the commits
@@ -370,7 +371,7 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 			return 0, err
 		}
 	}
-	err := btx.Set(feedKey(rev), rec)
+	err := btx.Set(feedKey(rev), stored)
 	if err == nil {
 		err = btx.Set(metaRevKey, encodeInt(rev))
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/klauspost/compress/zstd"
+
 	"parc/cmdb/store"
 )
 
@@ -160,4 +162,45 @@ func readBytes(b []byte) ([]byte, []byte, error) {
 		return nil, nil, errCorrupt
 	}
 	return b[:n:n], b[n:], nil
+}
+
+// Feed records are stored compressed when large: the collector's records
+// carry whole CI and history values, which compress several times over,
+// and the feed is most of what the store writes. A compressed record
+// starts with recordZstd, a byte a plain record cannot start with (its
+// first byte is the uvarint count of at most a few hundred changes).
+const (
+	recordZstd          = 0xff
+	compressRecordAbove = 1 << 10
+)
+
+var (
+	recEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true), zstd.WithZeroFrames(true))
+	recDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(64<<20))
+)
+
+// storedRecord returns the form of rec written to Badger.
+func storedRecord(rec []byte) []byte {
+	if len(rec) < compressRecordAbove {
+		return rec
+	}
+	z := recEnc.EncodeAll(rec, append(make([]byte, 0, len(rec)/3), recordZstd))
+	if len(z) >= len(rec)*7/8 {
+		return rec
+	}
+	return z
+}
+
+// loadedRecord returns the plain record of what storedRecord wrote.
+func loadedRecord(b []byte) ([]byte, error) {
+	if len(b) == 0 || b[0] != recordZstd {
+		return b, nil
+	}
+	rec, err := recDec.DecodeAll(b[1:], nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	return rec, nil
 }

@@ -1,12 +1,16 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"parc/cmdb/store"
 )
@@ -251,5 +255,56 @@ func TestRecentFeedBounds(t *testing.T) {
 	}
 	if _, ok := f.get(99_999); ok {
 		t.Error("unknown revision served")
+	}
+}
+
+// TestCompressedFeedRecords writes records large enough to be stored
+// compressed and reads them back from Badger (after a reopen, so not from
+// the in-memory cache).
+func TestCompressedFeedRecords(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := []byte(strings.Repeat("host web-01 package curl 7.88.1-10 amd64 dpkg; ", 400))
+	if _, err := s.Update(ctx, func(tx store.Txn) error { return tx.Put([]byte("a"), big) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, func(tx store.Txn) error { return tx.Put([]byte("a"), []byte("small")) }); err != nil {
+		t.Fatal(err)
+	}
+	var stored []byte
+	if err := s.db.View(func(btx *badger.Txn) error {
+		item, err := btx.Get(feedKey(1))
+		if err == nil {
+			stored, err = item.ValueCopy(nil)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if stored[0] != recordZstd || len(stored) > len(big)/4 {
+		t.Errorf("record of %d bytes stored as %d bytes, format %#x", len(big), len(stored), stored[0])
+	}
+	s.Close()
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ch, err := s.Watch(ctx, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := <-ch, <-ch
+	if first.Err != nil || !bytes.Equal(first.Value, big) || first.Prev != nil {
+		t.Errorf("first event: %d bytes, err %v", len(first.Value), first.Err)
+	}
+	if second.Err != nil || string(second.Value) != "small" || !bytes.Equal(second.Prev, big) {
+		t.Errorf("second event: %q (prev %d bytes), err %v", second.Value, len(second.Prev), second.Err)
+	}
+	if _, err := loadedRecord([]byte{recordZstd, 1, 2, 3}); !errors.Is(err, errCorrupt) {
+		t.Errorf("corrupt compressed record: %v", err)
 	}
 }

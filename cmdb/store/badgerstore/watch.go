@@ -130,6 +130,9 @@ func (s *Store) readFeed(prefix []byte, from, to int64) ([]store.Event, int64, e
 			if err != nil {
 				return err
 			}
+			if b, err = loadedRecord(b); err != nil {
+				return fmt.Errorf("feed record %d: %w", rev, err)
+			}
 			size += len(b)
 			if evs, err = decodeRecord(b, rev, prefix, evs); err != nil {
 				return fmt.Errorf("feed record %d: %w", rev, err)
