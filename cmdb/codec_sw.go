@@ -14,94 +14,108 @@ import (
 
 var errSWShape = errors.New("not the software record shape")
 
-type swReader struct {
-	b []byte
-	i int
+// CBORReader reads the definite-length subset of CBOR that Encode writes,
+// for decoders that walk a value without building it (software records
+// here, licensed installs in the licence module). Its errors only say
+// "not the expected shape": callers fall back to Decode.
+type CBORReader struct {
+	B []byte
+	I int
 }
 
-func (r *swReader) head() (major byte, arg uint64, err error) {
-	if r.i >= len(r.b) {
+// Head reads one data item head: its major type and argument.
+func (r *CBORReader) Head() (major byte, arg uint64, err error) {
+	if r.I >= len(r.B) {
 		return 0, 0, errSWShape
 	}
-	ib := r.b[r.i]
-	r.i++
+	ib := r.B[r.I]
+	r.I++
 	major, info := ib>>5, ib&0x1f
 	switch {
 	case info < 24:
 		return major, uint64(info), nil
-	case info == 24 && r.i+1 <= len(r.b):
-		arg = uint64(r.b[r.i])
-		r.i++
-	case info == 25 && r.i+2 <= len(r.b):
-		arg = uint64(binary.BigEndian.Uint16(r.b[r.i:]))
-		r.i += 2
-	case info == 26 && r.i+4 <= len(r.b):
-		arg = uint64(binary.BigEndian.Uint32(r.b[r.i:]))
-		r.i += 4
-	case info == 27 && r.i+8 <= len(r.b):
-		arg = binary.BigEndian.Uint64(r.b[r.i:])
-		r.i += 8
+	case info == 24 && r.I+1 <= len(r.B):
+		arg = uint64(r.B[r.I])
+		r.I++
+	case info == 25 && r.I+2 <= len(r.B):
+		arg = uint64(binary.BigEndian.Uint16(r.B[r.I:]))
+		r.I += 2
+	case info == 26 && r.I+4 <= len(r.B):
+		arg = uint64(binary.BigEndian.Uint32(r.B[r.I:]))
+		r.I += 4
+	case info == 27 && r.I+8 <= len(r.B):
+		arg = binary.BigEndian.Uint64(r.B[r.I:])
+		r.I += 8
 	default:
 		return 0, 0, errSWShape
 	}
 	return major, arg, nil
 }
 
-func (r *swReader) text() ([]byte, error) {
-	major, n, err := r.head()
-	if err != nil || major != 3 || n > uint64(len(r.b)-r.i) {
+// Text reads a text string (valid UTF-8), as a slice of the input.
+func (r *CBORReader) Text() ([]byte, error) {
+	major, n, err := r.Head()
+	if err != nil || major != 3 || n > uint64(len(r.B)-r.I) {
 		return nil, errSWShape
 	}
-	s := r.b[r.i : r.i+int(n)]
-	r.i += int(n)
+	s := r.B[r.I : r.I+int(n)]
+	r.I += int(n)
 	if !utf8.Valid(s) {
 		return nil, errSWShape // the general decoder says why
 	}
 	return s, nil
 }
 
+// End checks that the whole input was read.
+func (r *CBORReader) End() error {
+	if r.I != len(r.B) {
+		return errSWShape
+	}
+	return nil
+}
+
 // decodeSoftware decodes the CBOR payload of a SoftwareRecord. Strings
 // repeated from the previous package (architecture, publisher, source) and
 // a title equal to the name share one allocation.
 func decodeSoftware(p []byte, rec *SoftwareRecord) error {
-	r := &swReader{b: p}
-	major, n, err := r.head()
+	r := &CBORReader{B: p}
+	major, n, err := r.Head()
 	if err != nil || major != 5 || n > 1 {
 		return errSWShape
 	}
 	rec.Items = nil
 	if n == 0 {
-		return r.end()
+		return r.End()
 	}
-	major, key, err := r.head()
+	major, key, err := r.Head()
 	if err != nil || major != 0 || key != 1 {
 		return errSWShape
 	}
-	if r.i < len(r.b) && r.b[r.i] == 0xf6 { // null: no items
-		r.i++
-		return r.end()
+	if r.I < len(r.B) && r.B[r.I] == 0xf6 { // null: no items
+		r.I++
+		return r.End()
 	}
-	major, items, err := r.head()
-	if err != nil || major != 4 || items > uint64(len(r.b)) {
+	major, items, err := r.Head()
+	if err != nil || major != 4 || items > uint64(len(r.B)) {
 		return errSWShape
 	}
 	out := make([]Installed, items)
 	var prev Installed
 	for k := range out {
-		major, fields, err := r.head()
+		major, fields, err := r.Head()
 		if err != nil || major != 5 {
 			return errSWShape
 		}
 		it := &out[k]
 		last := uint64(0)
 		for range fields {
-			major, key, err := r.head()
+			major, key, err := r.Head()
 			if err != nil || major != 0 || key <= last || key > 7 {
 				return errSWShape
 			}
 			last = key
 			if key == 7 {
-				major, v, err := r.head()
+				major, v, err := r.Head()
 				switch {
 				case err != nil || v > 1<<62:
 					return errSWShape
@@ -114,7 +128,7 @@ func decodeSoftware(p []byte, rec *SoftwareRecord) error {
 				}
 				continue
 			}
-			s, err := r.text()
+			s, err := r.Text()
 			if err != nil {
 				return err
 			}
@@ -140,14 +154,7 @@ func decodeSoftware(p []byte, rec *SoftwareRecord) error {
 		prev = *it
 	}
 	rec.Items = out
-	return r.end()
-}
-
-func (r *swReader) end() error {
-	if r.i != len(r.b) {
-		return errSWShape
-	}
-	return nil
+	return r.End()
 }
 
 // reuse returns old when s spells it, avoiding an allocation.
