@@ -144,30 +144,3 @@ func PrefixEnd(p []byte) []byte {
 	}
 	return nil // p is all 0xff: no upper bound
 }
-
-// BlindWriter is the optional ability of a transaction to write a key
-// without reading it first: the key does not join the read set, the
-// change feed may carry no Prev for it, and a blind delete of an absent
-// key may still appear in the feed. It is for derived indexes, written by
-// one job and never watched for their previous values, where the read
-// would be most of the cost.
-type BlindWriter interface {
-	PutBlind(key, value []byte) error
-	DeleteBlind(key []byte) error
-}
-
-// PutBlind writes key blind when tx can, and with Put otherwise.
-func PutBlind(tx Txn, key, value []byte) error {
-	if b, ok := tx.(BlindWriter); ok {
-		return b.PutBlind(key, value)
-	}
-	return tx.Put(key, value)
-}
-
-// DeleteBlind deletes key blind when tx can, and with Delete otherwise.
-func DeleteBlind(tx Txn, key []byte) error {
-	if b, ok := tx.(BlindWriter); ok {
-		return b.DeleteBlind(key)
-	}
-	return tx.Delete(key)
-}

@@ -341,7 +341,7 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	}
 	changes := make([]change, 0, len(tx.writes))
 	for _, c := range tx.writes {
-		if c.del && c.prev == nil && !c.blind {
+		if c.del && c.prev == nil {
 			continue // deleting an absent key changes nothing
 		}
 		changes = append(changes, *c)
@@ -552,17 +552,11 @@ type txn struct {
 	err    error // sticky limit error: the commit fails even if fn ignores it
 }
 
-func (t *txn) Put(key, value []byte) error { return t.put(key, value, false) }
-
-// PutBlind writes key without reading its previous value: the key stays
-// out of the read set and its feed event carries no Prev.
-func (t *txn) PutBlind(key, value []byte) error { return t.put(key, value, true) }
-
-func (t *txn) put(key, value []byte, blind bool) error {
+func (t *txn) Put(key, value []byte) error {
 	if len(value) > store.MaxValueSize {
 		return t.fail(fmt.Errorf("put %d bytes: %w", len(value), store.ErrTooLarge))
 	}
-	c, err := t.touch(key, len(value), blind)
+	c, err := t.touch(key, len(value))
 	if err != nil {
 		return err
 	}
@@ -571,14 +565,8 @@ func (t *txn) put(key, value []byte, blind bool) error {
 	return nil
 }
 
-func (t *txn) Delete(key []byte) error { return t.delete(key, false) }
-
-// DeleteBlind deletes key without reading it: the feed records the delete
-// even if the key was absent.
-func (t *txn) DeleteBlind(key []byte) error { return t.delete(key, true) }
-
-func (t *txn) delete(key []byte, blind bool) error {
-	c, err := t.touch(key, 0, blind)
+func (t *txn) Delete(key []byte) error {
+	c, err := t.touch(key, 0)
 	if err != nil {
 		return err
 	}
@@ -652,9 +640,9 @@ func (t *txn) fail(err error) error {
 }
 
 // touch returns the change record of key, reading its previous value on
-// first touch unless blind (the read also puts it in the read set, so a
-// concurrent write conflicts and Prev is exact), and checks the limits.
-func (t *txn) touch(key []byte, vlen int, blind bool) (*change, error) {
+// first touch (which also puts it in the read set, so a concurrent write
+// conflicts and Prev is exact), and checks the limits.
+func (t *txn) touch(key []byte, vlen int) (*change, error) {
 	if err := validKey(key); err != nil {
 		return nil, t.fail(err)
 	}
@@ -669,11 +657,8 @@ func (t *txn) touch(key []byte, vlen int, blind bool) (*change, error) {
 	if ok {
 		return c, nil
 	}
-	c = &change{key: append([]byte(nil), key...), blind: blind}
+	c = &change{key: append([]byte(nil), key...)}
 	t.writes[string(key)] = c
-	if blind {
-		return c, nil
-	}
 	item, err := t.btx.Get(key)
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):

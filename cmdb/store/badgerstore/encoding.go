@@ -64,8 +64,7 @@ type change struct {
 	key   []byte
 	del   bool
 	value []byte
-	prev  []byte // nil: the key was absent (or, when blind, unknown)
-	blind bool   // written without reading the previous value
+	prev  []byte // nil: the key was absent
 }
 
 // encodeRecord encodes one revision's changes: count, then per change

@@ -53,7 +53,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WatchCompacted", testWatchCompacted},
 		{"Closed", testClosed},
 		{"Fence", testFence},
-		{"BlindWrites", testBlindWrites},
 		{"ConcurrentCommitsWatch", testConcurrentCommitsWatch},
 	}
 	for _, tc := range tests {
@@ -816,51 +815,6 @@ func testClosed(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Watch(context.Background(), nil, 0); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Watch after Close = %v, want ErrClosed", err)
-	}
-}
-
-func testBlindWrites(t *testing.T, s store.Store) {
-	ctx := ctxT(t)
-	put(t, s, "b/1", "old")
-	from, err := s.Rev(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := s.Watch(ctx, []byte("b/"), from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Update(ctx, func(tx store.Txn) error {
-		if err := store.PutBlind(tx, []byte("b/1"), []byte("new")); err != nil {
-			return err
-		}
-		if err := store.PutBlind(tx, []byte("b/2"), []byte("two")); err != nil {
-			return err
-		}
-		if v, err := tx.Get(ctx, []byte("b/2")); err != nil || string(v) != "two" {
-			return fmt.Errorf("read own blind write: %q, %v", v, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	evs := collect(t, ch, 2)
-	for i, want := range []string{"b/1=new", "b/2=two"} {
-		if got := string(evs[i].Key) + "=" + string(evs[i].Value); evs[i].Type != store.EventPut || got != want {
-			t.Errorf("event %d: %s, want put %s", i, fmtEv(evs[i]), want)
-		}
-	}
-	if _, err := s.Update(ctx, func(tx store.Txn) error { return store.DeleteBlind(tx, []byte("b/1")) }); err != nil {
-		t.Fatal(err)
-	}
-	if ev := collect(t, ch, 1)[0]; ev.Type != store.EventDelete || string(ev.Key) != "b/1" {
-		t.Errorf("blind delete: %s", fmtEv(ev))
-	}
-	if _, ok := get(t, s, "b/1"); ok {
-		t.Error("b/1 still there after a blind delete")
-	}
-	if v, _ := get(t, s, "b/2"); v != "two" {
-		t.Errorf("b/2 = %q", v)
 	}
 }
 
