@@ -93,29 +93,43 @@ func Payload(data []byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: unknown format byte %#x", ErrCorrupt, data[0])
 }
 
-// payloadBufs recycles Decode's decompression buffers: decoding copies
-// out everything it keeps.
+// payloadBufs recycles decompression buffers (see WithPayload).
 var payloadBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// WithPayload calls fn with the CBOR of a value written by Encode,
+// decompressed into a recycled buffer when it was compressed: fn must copy
+// out what it keeps.
+func WithPayload(data []byte, fn func(p []byte) error) error {
+	if len(data) == 0 || data[0] != formatCBORZstd {
+		p, err := Payload(data)
+		if err != nil {
+			return err
+		}
+		return fn(p)
+	}
+	buf := payloadBufs.Get().(*[]byte)
+	defer payloadBufs.Put(buf)
+	var err error
+	if *buf, err = zdec.DecodeAll(data[1:], (*buf)[:0]); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return fn(*buf)
+}
 
 // Decode reads a value written by Encode into v.
 func Decode(data []byte, v any) error {
-	var p []byte
-	var err error
-	if len(data) > 0 && data[0] == formatCBORZstd {
-		buf := payloadBufs.Get().(*[]byte)
-		defer payloadBufs.Put(buf)
-		if *buf, err = zdec.DecodeAll(data[1:], (*buf)[:0]); err != nil {
-			return fmt.Errorf("decode %T: %w: %v", v, ErrCorrupt, err)
-		}
-		p = *buf
-	} else if p, err = Payload(data); err != nil {
+	if err := WithPayload(data, func(p []byte) error { return decodePayload(p, v) }); err != nil {
 		return fmt.Errorf("decode %T: %w", v, err)
 	}
+	return nil
+}
+
+func decodePayload(p []byte, v any) error {
 	if rec, ok := v.(*SoftwareRecord); ok && decodeSoftware(p, rec) == nil {
 		return nil
 	}
 	if err := decMode.Unmarshal(p, v); err != nil {
-		return fmt.Errorf("decode %T: %w: %v", v, ErrCorrupt, err)
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return nil
 }

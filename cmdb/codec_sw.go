@@ -54,15 +54,22 @@ func (r *CBORReader) Head() (major byte, arg uint64, err error) {
 
 // Text reads a text string (valid UTF-8), as a slice of the input.
 func (r *CBORReader) Text() ([]byte, error) {
+	s, err := r.TextUnchecked()
+	if err == nil && !utf8.Valid(s) {
+		return nil, errSWShape // the general decoder says why
+	}
+	return s, err
+}
+
+// TextUnchecked reads a text string without checking its UTF-8, for
+// callers that only compare it with valid strings.
+func (r *CBORReader) TextUnchecked() ([]byte, error) {
 	major, n, err := r.Head()
 	if err != nil || major != 3 || n > uint64(len(r.B)-r.I) {
 		return nil, errSWShape
 	}
 	s := r.B[r.I : r.I+int(n)]
 	r.I += int(n)
-	if !utf8.Valid(s) {
-		return nil, errSWShape // the general decoder says why
-	}
 	return s, nil
 }
 

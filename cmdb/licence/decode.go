@@ -26,11 +26,15 @@ func (c *Compliance) licensedInstalls(value []byte) ([]Install, error) {
 	return rec.Items, nil
 }
 
-func (c *Compliance) scanInstalls(value []byte) ([]Install, error) {
-	p, err := cmdb.Payload(value)
-	if err != nil {
-		return nil, errSlowPath
-	}
+func (c *Compliance) scanInstalls(value []byte) (out []Install, err error) {
+	err = cmdb.WithPayload(value, func(p []byte) error {
+		out, err = c.scanPayload(p)
+		return err
+	})
+	return out, err
+}
+
+func (c *Compliance) scanPayload(p []byte) ([]Install, error) {
 	r := &cmdb.CBORReader{B: p}
 	major, n, err := r.Head()
 	if err != nil || major != 5 {
@@ -65,7 +69,7 @@ func (c *Compliance) scanInstalls(value []byte) ([]Install, error) {
 				}
 				switch key {
 				case 1, 2, 3, 4, 5, 6:
-					s, err := r.Text()
+					s, err := r.TextUnchecked()
 					if err != nil {
 						return nil, err
 					}
