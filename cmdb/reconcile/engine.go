@@ -593,7 +593,8 @@ func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 		})
 	}
 	// Package managers list in order already: check before sorting, and
-	// sort in place.
+	// then sort positions, not the large items (moving those in place
+	// costs a write barrier per pointer while the GC runs).
 	cmp := func(a, b *cmdb.Installed) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
@@ -603,9 +604,21 @@ func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 		}
 		return strings.Compare(a.Source, b.Source)
 	}
-	byKey := func(a, b cmdb.Installed) int { return cmp(&a, &b) }
-	if !slices.IsSortedFunc(items, byKey) {
-		slices.SortStableFunc(items, byKey)
+	sorted := true
+	for i := 1; i < len(items) && sorted; i++ {
+		sorted = cmp(&items[i-1], &items[i]) <= 0
+	}
+	if !sorted {
+		idx := make([]int32, len(items))
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		slices.SortStableFunc(idx, func(a, b int32) int { return cmp(&items[a], &items[b]) })
+		out := make([]cmdb.Installed, len(items))
+		for i, k := range idx {
+			out[i] = items[k]
+		}
+		items = out
 	}
 	// One entry per (name, arch, source): a package database listing a
 	// package twice is odd input, not two installs.
