@@ -74,25 +74,6 @@ func Encode(v any) ([]byte, error) {
 	return append([]byte{formatCBOR}, b...), nil
 }
 
-// Payload returns the CBOR of a value written by Encode, decompressed when
-// it was compressed (then in a new slice; otherwise a sub-slice of data).
-func Payload(data []byte) ([]byte, error) {
-	if len(data) == 0 {
-		return nil, ErrCorrupt
-	}
-	switch data[0] {
-	case formatCBOR:
-		return data[1:], nil
-	case formatCBORZstd:
-		b, err := zdec.DecodeAll(data[1:], nil)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		return b, nil
-	}
-	return nil, fmt.Errorf("%w: unknown format byte %#x", ErrCorrupt, data[0])
-}
-
 // payloadBufs recycles decompression buffers (see WithPayload).
 var payloadBufs = sync.Pool{New: func() any { return new([]byte) }}
 
@@ -100,20 +81,22 @@ var payloadBufs = sync.Pool{New: func() any { return new([]byte) }}
 // decompressed into a recycled buffer when it was compressed: fn must copy
 // out what it keeps.
 func WithPayload(data []byte, fn func(p []byte) error) error {
-	if len(data) == 0 || data[0] != formatCBORZstd {
-		p, err := Payload(data)
-		if err != nil {
-			return err
+	if len(data) == 0 {
+		return ErrCorrupt
+	}
+	switch data[0] {
+	case formatCBOR:
+		return fn(data[1:])
+	case formatCBORZstd:
+		buf := payloadBufs.Get().(*[]byte)
+		defer payloadBufs.Put(buf)
+		var err error
+		if *buf, err = zdec.DecodeAll(data[1:], (*buf)[:0]); err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-		return fn(p)
+		return fn(*buf)
 	}
-	buf := payloadBufs.Get().(*[]byte)
-	defer payloadBufs.Put(buf)
-	var err error
-	if *buf, err = zdec.DecodeAll(data[1:], (*buf)[:0]); err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	return fn(*buf)
+	return fmt.Errorf("%w: unknown format byte %#x", ErrCorrupt, data[0])
 }
 
 // Decode reads a value written by Encode into v.

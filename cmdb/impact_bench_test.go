@@ -150,12 +150,10 @@ func loadBenchGraph(tb testing.TB, st store.Store, n int) *benchGraph {
 	return g
 }
 
-// BenchmarkImpact measures 3-hop impact traversals on a generated graph of
-// PARC_BENCH_CIS CIs (default 20000; make bench-ingest uses 1,000,000) on
-// a Badger store (in PARC_BENCH_DIR, reused between runs, or a temp dir),
-// first walking the store, then from the graph index, and reports the
-// latency percentiles of both and the index's build time and memory.
-func BenchmarkImpact(b *testing.B) {
+// openBenchStore returns the benchmark graph size (PARC_BENCH_CIS, default
+// 20000) and a Badger store in PARC_BENCH_DIR (reused between runs) or a
+// temp dir, closed when b ends.
+func openBenchStore(b *testing.B) (int, *badgerstore.Store) {
 	n := 20000
 	if v := os.Getenv("PARC_BENCH_CIS"); v != "" {
 		var err error
@@ -171,7 +169,17 @@ func BenchmarkImpact(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
+	return n, st
+}
+
+// BenchmarkImpact measures 3-hop impact traversals on a generated graph of
+// PARC_BENCH_CIS CIs (default 20000; make bench-ingest uses 1,000,000) on
+// a Badger store (in PARC_BENCH_DIR, reused between runs, or a temp dir),
+// first walking the store, then from the graph index, and reports the
+// latency percentiles of both and the index's build time and memory.
+func BenchmarkImpact(b *testing.B) {
+	n, st := openBenchStore(b)
 	t := time.Now()
 	bg := loadBenchGraph(b, st, n)
 	loaded := time.Since(t)
@@ -295,22 +303,7 @@ func (r impactRun) print(label string, n int, loaded time.Duration, queries int)
 // BenchmarkImpact (same PARC_BENCH_CIS and PARC_BENCH_DIR) and reports the
 // build time and the heap the index holds.
 func BenchmarkIndexBuild(b *testing.B) {
-	n := 20000
-	if v := os.Getenv("PARC_BENCH_CIS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1000 {
-			b.Fatalf("PARC_BENCH_CIS=%q: want a number ≥ 1000", v)
-		}
-	}
-	dir := os.Getenv("PARC_BENCH_DIR")
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	st, err := badgerstore.Open(dir, badgerstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	n, st := openBenchStore(b)
 	loadBenchGraph(b, st, n)
 	b.ResetTimer()
 	for range b.N {
