@@ -187,11 +187,21 @@ func (r *Runner) Connect(ctx context.Context) error {
 // in flight, and waits for every acknowledgement.
 func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv1.Report) Stats {
 	n := len(r.Fleet.Hosts)
-	// Build reports before timing: the simulator shares the CPU with the
+	// Build and encode the reports before timing (a real agent does that
+	// on its own machine): the simulator shares the CPU with the
 	// collector, so the clock should run for delivery only.
-	reports := make([]*parcv1.Report, n)
+	reports := make([]*grpc.PreparedMsg, n)
+	seqs := make([]uint64, n)
 	for i, h := range r.Fleet.Hosts {
-		reports[i] = mk(h)
+		rep := mk(h)
+		seqs[i] = rep.GetSequence()
+		if r.streams[i] == nil {
+			continue
+		}
+		reports[i] = new(grpc.PreparedMsg)
+		if err := reports[i].Encode(r.streams[i], rep); err != nil {
+			return Stats{Phase: name, Errors: n, FirstErr: fmt.Errorf("encode report %d: %w", i, err)}
+		}
 	}
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
@@ -214,7 +224,7 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 					return
 				}
 				t := time.Now()
-				ack, err := deliver(r.streams[i], reports[i])
+				ack, err := deliver(r.streams[i], reports[i], seqs[i])
 				lat[i] = time.Since(t)
 				reports[i] = nil
 				if err != nil {
@@ -243,11 +253,11 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	return st
 }
 
-func deliver(s parcv1.AgentService_ReportClient, rep *parcv1.Report) (*parcv1.Ack, error) {
-	if s == nil {
+func deliver(s parcv1.AgentService_ReportClient, rep *grpc.PreparedMsg, seq uint64) (*parcv1.Ack, error) {
+	if s == nil || rep == nil {
 		return nil, errors.New("no stream")
 	}
-	if err := s.Send(rep); err != nil {
+	if err := s.SendMsg(rep); err != nil {
 		if _, rerr := s.Recv(); rerr != nil {
 			err = rerr
 		}
@@ -257,8 +267,8 @@ func deliver(s parcv1.AgentService_ReportClient, rep *parcv1.Report) (*parcv1.Ac
 	if err != nil {
 		return nil, err
 	}
-	if ack.GetSequence() != rep.GetSequence() {
-		return ack, fmt.Errorf("ack of %d for report %d", ack.GetSequence(), rep.GetSequence())
+	if ack.GetSequence() != seq {
+		return ack, fmt.Errorf("ack of %d for report %d", ack.GetSequence(), seq)
 	}
 	return ack, nil
 }
