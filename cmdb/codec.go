@@ -2,6 +2,7 @@ package cmdb
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -19,6 +20,9 @@ import (
 const (
 	formatCBOR     = 0x01
 	formatCBORZstd = 0x02
+	// formatCBORZstdDict: compressed against a shared dictionary (see
+	// swdict.go), whose id follows in 4 bytes.
+	formatCBORZstdDict = 0x03
 )
 
 // compressAbove is the encoded size from which Encode tries compression;
@@ -65,13 +69,18 @@ func Encode(v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
+	return encodePayload(b), nil
+}
+
+// encodePayload returns the stored form of CBOR b (which it does not keep).
+func encodePayload(b []byte) []byte {
 	if len(b) >= compressAbove {
 		z := zenc.EncodeAll(b, append(make([]byte, 0, len(b)/2), formatCBORZstd))
 		if len(z) <= len(b)*3/4 {
-			return z, nil
+			return z
 		}
 	}
-	return append([]byte{formatCBOR}, b...), nil
+	return append([]byte{formatCBOR}, b...)
 }
 
 // payloadBufs recycles decompression buffers (see WithPayload).
@@ -87,11 +96,22 @@ func WithPayload(data []byte, fn func(p []byte) error) error {
 	switch data[0] {
 	case formatCBOR:
 		return fn(data[1:])
-	case formatCBORZstd:
+	case formatCBORZstd, formatCBORZstdDict:
+		dec, frame := zdec, data[1:]
+		if data[0] == formatCBORZstdDict {
+			if len(frame) < 4 {
+				return ErrCorrupt
+			}
+			d, err := lookupDict(binary.BigEndian.Uint32(frame))
+			if err != nil {
+				return err
+			}
+			dec, frame = d.dec, frame[4:]
+		}
 		buf := payloadBufs.Get().(*[]byte)
 		defer payloadBufs.Put(buf)
 		var err error
-		if *buf, err = zdec.DecodeAll(data[1:], (*buf)[:0]); err != nil {
+		if *buf, err = dec.DecodeAll(frame, (*buf)[:0]); err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 		return fn(*buf)

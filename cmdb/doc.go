@@ -12,6 +12,8 @@
 //	h/<ci>/<time>/<n>          history entries of a CI
 //	id/<kind>/<value>/<ci>     identifier index (agent, serial, uuid, ...)
 //	sw/<host>                  a host's installed software: one compact record
+//	zd/current, zd/<id>        the dictionary software records are compressed
+//	                           against (see swdict.go)
 //
 // A host's software is one record written with the host, so a first report
 // fits in one transaction under etcd's limits; the graph still presents every

@@ -316,18 +316,36 @@ func loadSoftware(ctx context.Context, r store.Reader, host string) (SoftwareRec
 // the host's history: every added, removed and changed package by name, or
 // only counts when the list is long (a first inventory).
 func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
-	old, raw, err := t.Software(host)
+	payload, err := encMode.Marshal(rec)
+	if err != nil {
+		return false, fmt.Errorf("encode software of %s: %w", host, err)
+	}
+	var old SoftwareRecord
+	raw, err := t.tx.Get(t.ctx, softwareKey(host))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return false, err
+	default:
+		same := false
+		err := WithPayload(raw, func(p []byte) error {
+			if same = bytes.Equal(p, payload); same {
+				return nil
+			}
+			return decodePayload(p, &old)
+		})
+		if err != nil {
+			return false, fmt.Errorf("software of %s: %w", host, err)
+		}
+		if same {
+			return false, nil
+		}
+	}
+	d, err := t.softwareDict(payload)
 	if err != nil {
 		return false, err
 	}
-	v, err := Encode(rec)
-	if err != nil {
-		return false, err
-	}
-	if bytes.Equal(raw, v) {
-		return false, nil
-	}
-	if err := t.tx.Put(softwareKey(host), v); err != nil {
+	if err := t.tx.Put(softwareKey(host), encodeWithDict(payload, d)); err != nil {
 		return false, fmt.Errorf("put software of %s: %w", host, err)
 	}
 	changes := SoftwareChanges(old.Items, rec.Items, 200)

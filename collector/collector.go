@@ -136,6 +136,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	// Software records written elsewhere (another collector, an earlier
+	// run) may be compressed against a dictionary this process must load.
+	defer cmdb.UseDictionaries(st)()
 
 	var rules []string
 	if cfg.Rules != "" {
