@@ -21,14 +21,16 @@ test: build
 		PARC_TEST_STORE=etcd $(GO) test -count=1 -timeout 20m ./cmdb/... ./collector/...; \
 	else echo "etcd not installed: skipping the etcd pass (CI installs it)"; fi
 
-# Fuzz the report decode-and-apply path and the token parsers briefly
-# (their seed corpora also run in every `go test`). FUZZTIME=1m for longer.
+# Fuzz the report decode-and-apply path, the token parsers and the software
+# record codec briefly (their seed corpora also run in every `go test`).
+# FUZZTIME=1m for longer.
 FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeApply$$' -fuzztime $(FUZZTIME) ./collector/agentsvc
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/enroll
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSoftware$$' -fuzztime $(FUZZTIME) ./cmdb
+	$(GO) test -run '^$$' -fuzz '^FuzzEncodeSoftware$$' -fuzztime $(FUZZTIME) ./cmdb
 
 run: build
 	bash installers/dev/run.sh

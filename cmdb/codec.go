@@ -63,8 +63,30 @@ func init() {
 	}
 }
 
+// encodeBufs recycles the buffers software records are encoded into (see
+// Encode); a buffer grown past maxPooled is left to the GC.
+var encodeBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooled = 1 << 20
+
 // Encode returns v as a versioned value for the store.
 func Encode(v any) ([]byte, error) {
+	var rec *SoftwareRecord
+	switch x := v.(type) {
+	case SoftwareRecord:
+		rec = &x
+	case *SoftwareRecord:
+		rec = x // nil goes to the library, which writes null
+	}
+	if rec != nil {
+		buf := encodeBufs.Get().(*[]byte)
+		*buf = appendSoftwareCBOR((*buf)[:0], rec)
+		out := encodePayload(*buf)
+		if cap(*buf) <= maxPooled {
+			encodeBufs.Put(buf)
+		}
+		return out, nil
+	}
 	b, err := encMode.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
@@ -72,7 +94,9 @@ func Encode(v any) ([]byte, error) {
 	return encodePayload(b), nil
 }
 
-// encodePayload returns the stored form of CBOR b (which it does not keep).
+// encodePayload returns the stored form of CBOR b: behind its format byte,
+// compressed when that saves enough. The result is always a new slice, so
+// b may be reused.
 func encodePayload(b []byte) []byte {
 	if len(b) >= compressAbove {
 		z := zenc.EncodeAll(b, append(make([]byte, 0, len(b)/2), formatCBORZstd))
