@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"parc/cmdb/store"
@@ -354,8 +355,62 @@ func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
 
 // SoftwareChanges lists the differences between two sorted software lists
 // as history changes, one per package (field "software:NAME[:ARCH]"), or a
-// summary when more than limit packages differ.
+// summary when more than limit packages differ. When a list names a
+// (name, arch) twice, its later entry counts.
 func SoftwareChanges(before, after []Installed, limit int) []Change {
+	if (len(before) == 0 && len(after) > limit) || (len(after) == 0 && len(before) > limit) {
+		// A first inventory (or a wiped one): counts only, without
+		// indexing either side.
+		return softwareSummary(before, after, len(after), len(before), 0)
+	}
+	if !sortedByPackage(before) || !sortedByPackage(after) {
+		return softwareChangesMap(before, after, limit)
+	}
+	// Both sorted (as the engine writes them): walk them side by side.
+	// Equal keys are adjacent, so the last of each run stands for it.
+	var changes []Change
+	var added, removed, changed int
+	keep := func(c Change) {
+		if len(changes) < limit { // past limit only the counts matter
+			changes = append(changes, c)
+		}
+	}
+	i, j := 0, 0
+	for i < len(before) || j < len(after) {
+		c := 1 // only after is left: added
+		switch {
+		case j == len(after):
+			c = -1
+		case i < len(before):
+			c = comparePackages(&before[i], &after[j])
+		}
+		switch {
+		case c < 0:
+			bi := lastOfRun(before, &i)
+			removed++
+			keep(Change{Field: softwareField(bi.Name, bi.Arch), Before: bi.Version})
+		case c > 0:
+			ai := lastOfRun(after, &j)
+			added++
+			keep(Change{Field: softwareField(ai.Name, ai.Arch), After: ai.Version})
+		default:
+			bi, ai := lastOfRun(before, &i), lastOfRun(after, &j)
+			if bi.Version != ai.Version {
+				changed++
+				keep(Change{Field: softwareField(ai.Name, ai.Arch), Before: bi.Version, After: ai.Version})
+			}
+		}
+	}
+	if added+removed+changed > limit {
+		return softwareSummary(before, after, added, removed, changed)
+	}
+	// Field order is not package order ("a-b" sorts before "a:amd64").
+	slices.SortStableFunc(changes, func(x, y Change) int { return strings.Compare(x.Field, y.Field) })
+	return changes
+}
+
+// softwareChangesMap is SoftwareChanges for lists that are not sorted.
+func softwareChangesMap(before, after []Installed, limit int) []Change {
 	type key struct{ name, arch string }
 	idx := func(items []Installed) map[key]Installed {
 		m := make(map[key]Installed, len(items))
@@ -364,48 +419,76 @@ func SoftwareChanges(before, after []Installed, limit int) []Change {
 		}
 		return m
 	}
-	if (len(before) == 0 && len(after) > limit) || (len(after) == 0 && len(before) > limit) {
-		// A first inventory (or a wiped one): counts only, without
-		// indexing either side.
-		return []Change{{Field: "software", Before: int64(len(before)), After: int64(len(after))},
-			{Field: "software.added", After: int64(len(after))},
-			{Field: "software.removed", After: int64(len(before))},
-			{Field: "software.changed", After: int64(0)}}
-	}
 	b, a := idx(before), idx(after)
 	var changes []Change
 	var added, removed, changed int
-	field := func(k key) string {
-		if k.arch == "" {
-			return "software:" + k.name
-		}
-		return "software:" + k.name + ":" + k.arch
-	}
 	for k, ai := range a {
 		bi, ok := b[k]
 		switch {
 		case !ok:
 			added++
-			changes = append(changes, Change{Field: field(k), After: ai.Version})
+			changes = append(changes, Change{Field: softwareField(k.name, k.arch), After: ai.Version})
 		case bi.Version != ai.Version:
 			changed++
-			changes = append(changes, Change{Field: field(k), Before: bi.Version, After: ai.Version})
+			changes = append(changes, Change{Field: softwareField(k.name, k.arch), Before: bi.Version, After: ai.Version})
 		}
 	}
 	for k, bi := range b {
 		if _, ok := a[k]; !ok {
 			removed++
-			changes = append(changes, Change{Field: field(k), Before: bi.Version})
+			changes = append(changes, Change{Field: softwareField(k.name, k.arch), Before: bi.Version})
 		}
 	}
 	if len(changes) > limit {
-		return []Change{{Field: "software", Before: int64(len(before)), After: int64(len(after))},
-			{Field: "software.added", After: int64(added)},
-			{Field: "software.removed", After: int64(removed)},
-			{Field: "software.changed", After: int64(changed)}}
+		return softwareSummary(before, after, added, removed, changed)
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Field < changes[j].Field })
 	return changes
+}
+
+// softwareSummary is the history of a change to too many packages to list.
+func softwareSummary(before, after []Installed, added, removed, changed int) []Change {
+	return []Change{{Field: "software", Before: int64(len(before)), After: int64(len(after))},
+		{Field: "software.added", After: int64(added)},
+		{Field: "software.removed", After: int64(removed)},
+		{Field: "software.changed", After: int64(changed)}}
+}
+
+// softwareField is the history field of a package.
+func softwareField(name, arch string) string {
+	if arch == "" {
+		return "software:" + name
+	}
+	return "software:" + name + ":" + arch
+}
+
+// comparePackages orders packages by (Name, Arch).
+func comparePackages(a, b *Installed) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Arch, b.Arch)
+}
+
+// sortedByPackage reports whether items are in (Name, Arch) order.
+func sortedByPackage(items []Installed) bool {
+	for k := 1; k < len(items); k++ {
+		if comparePackages(&items[k-1], &items[k]) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lastOfRun returns the last of the items from *i on with the (Name, Arch)
+// of items[*i], and moves *i past them.
+func lastOfRun(items []Installed, i *int) *Installed {
+	k := *i
+	for k+1 < len(items) && comparePackages(&items[k], &items[k+1]) == 0 {
+		k++
+	}
+	*i = k + 1
+	return &items[k]
 }
 
 // ciChanges returns the field changes from a to b, sorted by field.
