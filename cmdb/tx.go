@@ -317,10 +317,14 @@ func loadSoftware(ctx context.Context, r store.Reader, host string) (SoftwareRec
 // the host's history: every added, removed and changed package by name, or
 // only counts when the list is long (a first inventory).
 func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
-	payload, err := encMode.Marshal(rec)
-	if err != nil {
-		return false, fmt.Errorf("encode software of %s: %w", host, err)
-	}
+	buf := encodeBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooled {
+			encodeBufs.Put(buf)
+		}
+	}()
+	*buf = appendSoftwareCBOR((*buf)[:0], &rec)
+	payload := *buf
 	var old SoftwareRecord
 	raw, err := t.tx.Get(t.ctx, softwareKey(host))
 	switch {
