@@ -50,7 +50,7 @@ type Normalizer struct {
 	publishers map[string]string
 
 	mu    sync.RWMutex
-	cache map[string]string
+	cache map[[2]string]string // (name, publisher) → title
 }
 
 // cacheMax bounds the answer cache; it is emptied when full.
@@ -81,7 +81,7 @@ func LoadCatalog(path string) (Catalog, error) {
 // NewNormalizer compiles catalogs; rules of earlier catalogs win, so pass
 // site rules before the shipped catalog.
 func NewNormalizer(cats ...Catalog) (*Normalizer, error) {
-	n := &Normalizer{publishers: map[string]string{}, cache: map[string]string{}}
+	n := &Normalizer{publishers: map[string]string{}, cache: map[[2]string]string{}}
 	for ci := len(cats) - 1; ci >= 0; ci-- {
 		for k, v := range cats[ci].Publishers {
 			n.publishers[strings.ToLower(strings.TrimSpace(k))] = strings.ToLower(strings.TrimSpace(v))
@@ -139,7 +139,7 @@ func (n *Normalizer) Publisher(p string) string {
 // rule's title, or else the cleaned name. It has the signature of
 // reconcile.Config.Title.
 func (n *Normalizer) Title(name, publisher string) string {
-	key := name + "\x00" + publisher
+	key := [2]string{name, publisher}
 	n.mu.RLock()
 	t, ok := n.cache[key]
 	n.mu.RUnlock()
@@ -149,7 +149,7 @@ func (n *Normalizer) Title(name, publisher string) string {
 	t = n.title(name, publisher)
 	n.mu.Lock()
 	if len(n.cache) >= cacheMax {
-		n.cache = make(map[string]string, 1024)
+		n.cache = make(map[[2]string]string, 1024)
 	}
 	n.cache[key] = t
 	n.mu.Unlock()

@@ -613,7 +613,14 @@ func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 		for i := range idx {
 			idx[i] = int32(i)
 		}
-		slices.SortStableFunc(idx, func(a, b int32) int { return cmp(&items[a], &items[b]) })
+		// Stable by position: pdqsort with the position as the last key
+		// is several times faster than a stable sort.
+		slices.SortFunc(idx, func(a, b int32) int {
+			if c := cmp(&items[a], &items[b]); c != 0 {
+				return c
+			}
+			return int(a - b)
+		})
 		out := make([]cmdb.Installed, len(items))
 		for i, k := range idx {
 			out[i] = items[k]
