@@ -204,19 +204,13 @@ func (x *TitleIndexer) follow(ctx context.Context, from int64) error {
 			return ev.Err
 		}
 		x.seen.Store(ev.Rev)
-		host := string(ev.Key[len(PrefixSoftware):])
-		var before, after SoftwareRecord
-		if ev.Prev != nil {
-			if err := Decode(ev.Prev, &before); err != nil {
-				return err
-			}
+		value := ev.Value
+		if ev.Type != store.EventPut {
+			value = nil
 		}
-		if ev.Type == store.EventPut {
-			if err := Decode(ev.Value, &after); err != nil {
-				return err
-			}
+		if err := x.fold(string(ev.Key[len(PrefixSoftware):]), ev.Prev, value); err != nil {
+			return err
 		}
-		x.apply(host, before.Items, after.Items)
 		if ev.Last && (len(ch) == 0 || len(x.create) >= 64) {
 			if err := x.createTitles(ctx); err != nil {
 				return err
@@ -227,6 +221,24 @@ func (x *TitleIndexer) follow(ctx context.Context, from int64) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// fold folds one host's change of software record, from the encoded
+// record prev to value (nil when absent), into the index.
+func (x *TitleIndexer) fold(host string, prev, value []byte) error {
+	var before, after SoftwareRecord
+	if prev != nil {
+		if err := Decode(prev, &before); err != nil {
+			return err
+		}
+	}
+	if value != nil {
+		if err := Decode(value, &after); err != nil {
+			return err
+		}
+	}
+	x.apply(host, before.Items, after.Items)
+	return nil
 }
 
 // apply folds one host's change of software record into the index.
