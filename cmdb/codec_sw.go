@@ -171,3 +171,117 @@ func reuse(s []byte, old string) string {
 	}
 	return string(s)
 }
+
+// swPkg is one package of a software record as the title index reads it:
+// slices of the record's payload (or of copies, when the general decoder
+// read it).
+type swPkg struct {
+	raw                                           []byte // the package's encoding; nil when decoded generally
+	title, name, version, arch, publisher, source []byte
+}
+
+// scanSoftware reads the packages of the CBOR payload of a SoftwareRecord
+// into out's storage, in the record's order, as slices of p: the shape
+// decodeSoftware reads, without building strings or checking UTF-8. It
+// gives up on anything else, and returns out's storage either way.
+func scanSoftware(p []byte, out []swPkg) ([]swPkg, error) {
+	out = out[:0]
+	r := &CBORReader{B: p}
+	items, err := softwareHead(r)
+	if err != nil {
+		return out, err
+	}
+	for range items {
+		out = append(out, swPkg{})
+		if err := scanPackage(r, &out[len(out)-1]); err != nil {
+			return out, err
+		}
+	}
+	return out, r.End()
+}
+
+// softwareHead reads what precedes the packages of a software record
+// (its map and items key) and returns the number of packages.
+func softwareHead(r *CBORReader) (uint64, error) {
+	major, n, err := r.Head()
+	if err != nil || major != 5 || n > 1 {
+		return 0, errSWShape
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	major, key, err := r.Head()
+	if err != nil || major != 0 || key != 1 {
+		return 0, errSWShape
+	}
+	if r.I < len(r.B) && r.B[r.I] == 0xf6 { // null: no items
+		r.I++
+		return 0, nil
+	}
+	major, items, err := r.Head()
+	if err != nil || major != 4 || items > uint64(len(r.B)) {
+		return 0, errSWShape
+	}
+	return items, nil
+}
+
+// scanPackage reads one package of a software record into pkg.
+func scanPackage(r *CBORReader, pkg *swPkg) error {
+	p, start := r.B, r.I
+	major, fields, err := r.Head()
+	if err != nil || major != 5 {
+		return errSWShape
+	}
+	*pkg = swPkg{}
+	last := byte(0)
+	for range fields {
+		// Keys are one byte; so is the head of a string shorter than 24
+		// bytes, and two that of one shorter than 256.
+		if r.I >= len(p) {
+			return errSWShape
+		}
+		key := p[r.I] // a key of 1 to 7, or no key of this shape
+		if key <= last || key > 7 {
+			return errSWShape
+		}
+		r.I++
+		last = key
+		if key == 7 {
+			if major, v, err := r.Head(); err != nil || v > 1<<62 || major > 1 {
+				return errSWShape
+			}
+			continue
+		}
+		var s []byte
+		if r.I+1 < len(p) && (p[r.I]-0x60 < 24 || p[r.I] == 0x78) {
+			n := int(p[r.I] - 0x60)
+			if r.I++; n == 24 {
+				n = int(p[r.I])
+				r.I++
+			}
+			if n > len(p)-r.I {
+				return errSWShape
+			}
+			s = p[r.I : r.I+n]
+			r.I += n
+		} else if s, err = r.TextUnchecked(); err != nil {
+			return err
+		}
+		switch key {
+		case 1:
+			pkg.title = s
+		case 2:
+			pkg.name = s
+		case 3:
+			pkg.version = s
+		case 4:
+			pkg.arch = s
+		case 5:
+			pkg.publisher = s
+		case 6:
+			pkg.source = s
+		}
+	}
+	pkg.raw = p[start:r.I]
+	return nil
+}

@@ -1,16 +1,18 @@
 package cmdb
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"parc/cmdb/store"
 )
@@ -41,14 +43,18 @@ type TitleIndexer struct {
 	hostIDs []string
 	titleNo map[string]uint32 // by title CI id
 	titles  []titleEntry
-	varNo   map[Installed]uint32 // interned (Name, Version, Arch, Source)
-	vars    []Installed
-	pairs   int
+	// varNo interns the (Name, Version, Arch, Source) of packages, by
+	// their lengths and bytes (see variant); vars holds those keys.
+	varNo map[string]uint32
+	vars  []string
+	pairs int
 
-	// byName maps a normalized title to its CI id (Run's goroutine only).
-	byName map[string]string
-	// create holds title CIs to make (Run's goroutine only).
+	// The rest is Run's goroutine's.
+	// titleNum maps a normalized title to its number.
+	titleNum map[string]uint32
+	// create holds title CIs to make: their Title and Publisher.
 	create []Installed
+	fb     foldBufs
 }
 
 // titleEntry is one title's postings: host numbers in ascending order, and
@@ -74,10 +80,11 @@ func (x *TitleIndexer) reset() {
 	defer x.mu.Unlock()
 	x.hostNo, x.hostIDs = map[string]uint32{}, nil
 	x.titleNo, x.titles = map[string]uint32{}, nil
-	x.varNo, x.vars = map[Installed]uint32{}, nil
+	x.varNo, x.vars = map[string]uint32{}, nil
 	x.pairs = 0
-	x.byName = map[string]string{}
+	x.titleNum = map[string]uint32{}
 	x.create = nil
+	x.fb = foldBufs{}
 }
 
 // Done returns the last store revision folded into the index.
@@ -127,7 +134,7 @@ func (x *TitleIndexer) Hosts(titleID string) (out []TitleInstall, ok bool) {
 	t := &x.titles[n]
 	out = make([]TitleInstall, len(t.hosts))
 	for i, h := range t.hosts {
-		it := x.vars[t.vars[i]]
+		it := x.installed(t.vars[i])
 		it.Title = t.name
 		out[i] = TitleInstall{Host: x.hostIDs[h], Installed: it}
 	}
@@ -173,11 +180,9 @@ func (x *TitleIndexer) load(ctx context.Context) (int64, error) {
 			break
 		}
 		for _, kv := range kvs {
-			var rec SoftwareRecord
-			if err := Decode(kv.Value, &rec); err != nil {
+			if err := x.fold(string(kv.Key[len(PrefixSoftware):]), nil, kv.Value); err != nil {
 				return 0, fmt.Errorf("software record %s: %w", kv.Key, err)
 			}
-			x.apply(string(kv.Key[len(PrefixSoftware):]), nil, rec.Items)
 			hosts++
 		}
 		after = kvs[len(kvs)-1].Key
@@ -226,36 +231,169 @@ func (x *TitleIndexer) follow(ctx context.Context, from int64) error {
 // fold folds one host's change of software record, from the encoded
 // record prev to value (nil when absent), into the index.
 func (x *TitleIndexer) fold(host string, prev, value []byte) error {
-	var before, after SoftwareRecord
-	if prev != nil {
-		if err := Decode(prev, &before); err != nil {
+	fb := &x.fb
+	return withPackages(value, &fb.after, func(after []swPkg) error {
+		fb.gone, fb.added = fb.gone[:0], fb.added[:0]
+		if prev == nil {
+			for j := range after {
+				fb.added = append(fb.added, int32(j))
+			}
+			return x.apply(host, after)
+		}
+		diffed := false
+		err := WithPayload(prev, func(p []byte) error {
+			if fb.diff(p, after) != nil {
+				return nil
+			}
+			diffed = true
+			return x.apply(host, after)
+		})
+		if diffed || err != nil {
 			return err
 		}
-	}
-	if value != nil {
-		if err := Decode(value, &after); err != nil {
+		// Not a record diff reads: every package may have changed.
+		var rec SoftwareRecord
+		if err := Decode(prev, &rec); err != nil {
 			return err
 		}
-	}
-	x.apply(host, before.Items, after.Items)
-	return nil
+		fb.gone, fb.added = fb.gone[:0], fb.added[:0]
+		for _, it := range rec.Items {
+			fb.gone = append(fb.gone, []byte(it.Title))
+		}
+		for j := range after {
+			fb.added = append(fb.added, int32(j))
+		}
+		return x.apply(host, after)
+	})
 }
 
-// apply folds one host's change of software record into the index.
-func (x *TitleIndexer) apply(host string, before, after []Installed) {
-	ops := titleOps(host, before, after)
-	if len(ops) == 0 {
-		return
+// withPackages calls fn with the packages of the encoded software record
+// data (none when nil), read into *buf's storage. Most records are read
+// in place by scanSoftware; the others by the general decoder.
+func withPackages(data []byte, buf *[]swPkg, fn func([]swPkg) error) error {
+	if data == nil {
+		return fn(nil)
 	}
-	ids := make([]string, len(ops))
-	for i, op := range ops {
-		id, ok := x.byName[op.title]
-		if !ok {
-			id = TitleID(op.title)
-			x.byName[op.title] = id
+	scanned := false
+	err := WithPayload(data, func(p []byte) error {
+		pkgs, err := scanSoftware(p, *buf)
+		*buf = pkgs
+		if err != nil {
+			return err
 		}
-		ids[i] = id
+		scanned = true
+		return fn(pkgs)
+	})
+	if scanned {
+		return err
 	}
+	var rec SoftwareRecord
+	if err := Decode(data, &rec); err != nil {
+		return err
+	}
+	pkgs := (*buf)[:0]
+	for _, it := range rec.Items {
+		pkgs = append(pkgs, swPkg{title: []byte(it.Title), name: []byte(it.Name), version: []byte(it.Version),
+			arch: []byte(it.Arch), publisher: []byte(it.Publisher), source: []byte(it.Source)})
+	}
+	*buf = pkgs
+	return fn(pkgs)
+}
+
+// foldBufs are fold's working storage, kept from one event to the next
+// (Run's goroutine only).
+type foldBufs struct {
+	after []swPkg
+	gone  [][]byte // titles of the previous record's unmatched packages
+	added []int32  // unmatched packages of the new record
+	// titleOf holds the title number + 1 of after's packages, 0 if not
+	// looked up.
+	titleOf []uint32
+	key     []byte
+	// mark holds per title number the state of a title in this apply:
+	// 2*epoch when it may change, 2*epoch+1 once changed.
+	mark  []uint32
+	epoch uint32
+}
+
+// diff matches the packages of the previous software record's payload p
+// with those of the new record, after, walking both in order (by Name,
+// Arch, Source), and leaves the unmatched ones in gone and added. A
+// package of p is read only when its bytes are not those of the next
+// package of after: a new record mostly repeats the previous one.
+func (fb *foldBufs) diff(p []byte, after []swPkg) error {
+	r := &CBORReader{B: p}
+	items, err := softwareHead(r)
+	if err != nil {
+		return err
+	}
+	gone, added := fb.gone[:0], fb.added[:0]
+	var b swPkg // p's package at hand, when read is set
+	read := false
+	j := 0
+	for j < len(after) && (read || items > 0) {
+		a := &after[j]
+		if !read {
+			// The same bytes at a package boundary are the same package.
+			if len(a.raw) > 0 && bytes.HasPrefix(p[r.I:], a.raw) {
+				r.I += len(a.raw)
+				items--
+				j++
+				continue
+			}
+			if err := scanPackage(r, &b); err != nil {
+				return err
+			}
+			items--
+			read = true
+		}
+		if b.same(a) {
+			read = false
+			j++
+			continue
+		}
+		switch c := b.cmpKey(a); {
+		case c < 0:
+			gone = append(gone, b.title)
+			read = false
+		case c > 0:
+			added = append(added, int32(j))
+			j++
+		default:
+			gone, added = append(gone, b.title), append(added, int32(j))
+			read = false
+			j++
+		}
+	}
+	if read {
+		gone = append(gone, b.title)
+	}
+	for ; items > 0; items-- {
+		if err := scanPackage(r, &b); err != nil {
+			return err
+		}
+		gone = append(gone, b.title)
+	}
+	for ; j < len(after); j++ {
+		added = append(added, int32(j))
+	}
+	fb.gone, fb.added = gone, added
+	return r.End()
+}
+
+// apply folds one host's change of software record into the index, after
+// diff: for each title, the host's entry is the title's first package in
+// the new record, after. Under any order-preserving matching of equal
+// packages, as diff's, a title whose packages all matched keeps its first
+// package, so only the titles of unmatched packages are looked at. Of a
+// report changing a few versions, that is a few titles.
+func (x *TitleIndexer) apply(host string, after []swPkg) error {
+	fb := &x.fb
+	gone, added := fb.gone, fb.added
+	if len(gone) == 0 && len(added) == 0 {
+		return nil
+	}
+
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	h, ok := x.hostNo[host]
@@ -264,84 +402,193 @@ func (x *TitleIndexer) apply(host string, before, after []Installed) {
 		x.hostNo[host] = h
 		x.hostIDs = append(x.hostIDs, host)
 	}
-	for i, op := range ops {
-		n, ok := x.titleNo[ids[i]]
-		if !ok {
-			if op.item == nil {
+	fb.epoch++
+	if fb.epoch >= 1<<31 {
+		clear(fb.mark)
+		fb.epoch = 1
+	}
+	changing, changed := 2*fb.epoch, 2*fb.epoch+1
+	firstNew := uint32(len(x.titles))
+	// The titles that may change, and a filter of them that spares most
+	// unchanged packages a lookup.
+	fb.titleOf = slices.Grow(fb.titleOf[:0], len(after))[:len(after)]
+	clear(fb.titleOf)
+	var filter uint64
+	for _, j := range added {
+		n, err := x.title(after[j].title)
+		if err != nil {
+			return err
+		}
+		fb.titleOf[j] = n + 1
+		fb.mark[n] = changing
+		filter |= titleBit(after[j].title)
+	}
+	for _, t := range gone {
+		if n, ok := x.titleNum[string(t)]; ok {
+			fb.mark[n] = changing
+			filter |= titleBit(t)
+		}
+	}
+	// Their first packages in after, in order.
+	for j := range after {
+		n := fb.titleOf[j]
+		if n == 0 {
+			if filter&titleBit(after[j].title) == 0 {
 				continue
 			}
-			n = uint32(len(x.titles))
-			x.titleNo[ids[i]] = n
-			x.titles = append(x.titles, titleEntry{name: op.title})
-			x.create = append(x.create, *op.item)
-		}
-		t := &x.titles[n]
-		j, found := slices.BinarySearch(t.hosts, h)
-		if op.item == nil {
-			if found {
-				t.hosts = slices.Delete(t.hosts, j, j+1)
-				t.vars = slices.Delete(t.vars, j, j+1)
-				x.pairs--
+			m, ok := x.titleNum[string(after[j].title)]
+			if !ok {
+				continue
 			}
+			n = m + 1
+		}
+		n--
+		if fb.mark[n] != changing {
 			continue
 		}
-		key := Installed{Name: op.item.Name, Version: op.item.Version, Arch: op.item.Arch, Source: op.item.Source}
-		v, ok := x.varNo[key]
-		if !ok {
-			v = uint32(len(x.vars))
-			x.varNo[key] = v
-			x.vars = append(x.vars, key)
+		fb.mark[n] = changed
+		v, err := x.variant(&after[j])
+		if err != nil {
+			return err
 		}
-		if found {
-			t.vars[j] = v
-			continue
-		}
-		t.hosts = slices.Insert(t.hosts, j, h)
-		t.vars = slices.Insert(t.vars, j, v)
-		x.pairs++
-	}
-}
-
-// titleOps lists the index changes from one software record to the next:
-// one entry per title and host (the first package of the title), merged
-// over the two lists in title order.
-func titleOps(host string, before, after []Installed) []titleOp {
-	a, b := firstByTitle(before), firstByTitle(after)
-	var ops []titleOp
-	for len(a) > 0 || len(b) > 0 {
-		switch {
-		case len(b) == 0 || (len(a) > 0 && a[0].Title < b[0].Title):
-			ops = append(ops, titleOp{title: a[0].Title, host: host})
-			a = a[1:]
-		case len(a) == 0 || b[0].Title < a[0].Title:
-			ops = append(ops, titleOp{title: b[0].Title, host: host, item: b[0]})
-			b = b[1:]
-		default:
-			if *a[0] != *b[0] {
-				ops = append(ops, titleOp{title: b[0].Title, host: host, item: b[0]})
+		if n >= firstNew {
+			if !utf8.Valid(after[j].publisher) {
+				return fmt.Errorf("%w: publisher is not UTF-8", ErrCorrupt)
 			}
-			a, b = a[1:], b[1:]
+			x.create = append(x.create, Installed{Title: x.titles[n].name, Publisher: string(after[j].publisher)})
+		}
+		x.titles[n].set(h, v, &x.pairs)
+	}
+	// The others left the host.
+	for _, t := range gone {
+		if n, ok := x.titleNum[string(t)]; ok && fb.mark[n] == changing {
+			fb.mark[n] = changed
+			x.titles[n].remove(h, &x.pairs)
 		}
 	}
-	return ops
+	return nil
 }
 
-// firstByTitle returns the first package of each title, in title order.
-func firstByTitle(items []Installed) []*Installed {
-	p := make([]*Installed, len(items))
-	for i := range items {
-		p[i] = &items[i]
+// titleBit returns a title's bit in a 64-bit filter of titles, from its
+// length and last bytes.
+func titleBit(t []byte) uint64 {
+	h := uint64(len(t))
+	if len(t) >= 2 {
+		h = h<<16 | uint64(t[len(t)-2])<<8 | uint64(t[len(t)-1])
 	}
-	byTitle := func(x, y *Installed) int { return strings.Compare(x.Title, y.Title) }
-	if !slices.IsSortedFunc(p, byTitle) {
-		slices.SortStableFunc(p, byTitle) // stable: the first package of a title stays first
-	}
-	return slices.CompactFunc(p, func(x, y *Installed) bool { return x.Title == y.Title })
+	return 1 << (h * 0x9e3779b97f4a7c15 >> 58)
 }
 
-type titleOp struct {
-	title, host string
-	item        *Installed // nil: the title left the host
+// same reports whether a and b are the same package to the index.
+func (a *swPkg) same(b *swPkg) bool {
+	if a.raw != nil && b.raw != nil && bytes.Equal(a.raw, b.raw) {
+		return true
+	}
+	return bytes.Equal(a.title, b.title) && bytes.Equal(a.name, b.name) && bytes.Equal(a.version, b.version) &&
+		bytes.Equal(a.arch, b.arch) && bytes.Equal(a.source, b.source)
+}
+
+// cmpKey compares a and b in the order of a software record.
+func (a *swPkg) cmpKey(b *swPkg) int {
+	if c := bytes.Compare(a.name, b.name); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(a.arch, b.arch); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.source, b.source)
+}
+
+// title returns the number of a title, adding the title if new.
+func (x *TitleIndexer) title(title []byte) (uint32, error) {
+	if n, ok := x.titleNum[string(title)]; ok {
+		return n, nil
+	}
+	if !utf8.Valid(title) {
+		return 0, fmt.Errorf("%w: title is not UTF-8", ErrCorrupt)
+	}
+	name := string(title)
+	id := TitleID(name)
+	n, ok := x.titleNo[id]
+	if !ok {
+		n = uint32(len(x.titles))
+		x.titleNo[id] = n
+		x.titles = append(x.titles, titleEntry{name: name})
+		x.fb.mark = append(x.fb.mark, 0)
+	}
+	x.titleNum[name] = n
+	return n, nil
+}
+
+// variant returns the number of a package's (Name, Version, Arch, Source),
+// adding it if new.
+func (x *TitleIndexer) variant(p *swPkg) (uint32, error) {
+	k := x.fb.key[:0]
+	for _, f := range [...][]byte{p.name, p.version, p.arch} {
+		k = append(binary.AppendUvarint(k, uint64(len(f))), f...)
+	}
+	k = append(k, p.source...)
+	x.fb.key = k
+	if v, ok := x.varNo[string(k)]; ok {
+		return v, nil
+	}
+	if !utf8.Valid(p.name) || !utf8.Valid(p.version) || !utf8.Valid(p.arch) || !utf8.Valid(p.source) {
+		return 0, fmt.Errorf("%w: package %q is not UTF-8", ErrCorrupt, p.name)
+	}
+	v := uint32(len(x.vars))
+	x.varNo[string(k)] = v
+	x.vars = append(x.vars, string(k))
+	return v, nil
+}
+
+// installed returns the package of variant v.
+func (x *TitleIndexer) installed(v uint32) Installed {
+	k := x.vars[v]
+	var f [3]string
+	for i := range f {
+		f[i], k = cutVarField(k)
+	}
+	return Installed{Name: f[0], Version: f[1], Arch: f[2], Source: k}
+}
+
+// cutVarField cuts the first length-prefixed field off variant key k.
+func cutVarField(k string) (field, rest string) {
+	n, s := 0, 0
+	for {
+		b := k[0]
+		k = k[1:]
+		n |= int(b&0x7f) << s
+		s += 7
+		if b < 0x80 {
+			return k[:n], k[n:]
+		}
+	}
+}
+
+// set makes v host h's package of the title.
+func (t *titleEntry) set(h, v uint32, pairs *int) {
+	if len(t.hosts) == 0 || t.hosts[len(t.hosts)-1] < h { // a host's first record, mostly
+		t.hosts, t.vars = append(t.hosts, h), append(t.vars, v)
+		*pairs++
+		return
+	}
+	j, found := slices.BinarySearch(t.hosts, h)
+	if found {
+		t.vars[j] = v
+		return
+	}
+	t.hosts = slices.Insert(t.hosts, j, h)
+	t.vars = slices.Insert(t.vars, j, v)
+	*pairs++
+}
+
+// remove removes host h from the title.
+func (t *titleEntry) remove(h uint32, pairs *int) {
+	if j, found := slices.BinarySearch(t.hosts, h); found {
+		t.hosts = slices.Delete(t.hosts, j, j+1)
+		t.vars = slices.Delete(t.vars, j, j+1)
+		*pairs--
+	}
 }
 
 // createTitles makes the title CIs first seen since the last call that do
@@ -354,7 +601,7 @@ func (x *TitleIndexer) createTitles(ctx context.Context) error {
 		_, err := x.st.Update(ctx, func(stx store.Txn) error {
 			tx := NewTx(ctx, stx, "system:title-indexer", time.Now())
 			for _, it := range batch {
-				id := x.byName[it.Title]
+				id := TitleID(it.Title)
 				if _, err := tx.CI(id); !errors.Is(err, ErrNotFound) {
 					if err != nil {
 						return err
