@@ -582,20 +582,10 @@ func cloneCI(c *cmdb.CI) *cmdb.CI {
 }
 
 func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
-	items := make([]cmdb.Installed, 0, len(pkgs))
-	for _, p := range pkgs {
-		if strings.TrimSpace(p.Name) == "" {
-			continue
-		}
-		items = append(items, cmdb.Installed{
-			Title: e.cfg.Title(p.Name, p.Publisher), Name: p.Name, Version: p.Version,
-			Arch: p.Arch, Publisher: p.Publisher, Source: p.Source, Installed: p.InstallDate,
-		})
-	}
-	// Package managers list in order already: check before sorting, and
-	// then sort positions, not the large items (moving those in place
-	// costs a write barrier per pointer while the GC runs).
-	cmp := func(a, b *cmdb.Installed) int {
+	// Order the packages by position first (package managers mostly list
+	// in order already: check before sorting), then build the items once,
+	// in order: no second copy, no moving of large items.
+	cmp := func(a, b *Package) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
 		}
@@ -604,32 +594,39 @@ func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 		}
 		return strings.Compare(a.Source, b.Source)
 	}
+	idx := make([]int32, 0, len(pkgs))
 	sorted := true
-	for i := 1; i < len(items) && sorted; i++ {
-		sorted = cmp(&items[i-1], &items[i]) <= 0
+	for i := range pkgs {
+		if strings.TrimSpace(pkgs[i].Name) == "" {
+			continue
+		}
+		if n := len(idx); n > 0 && sorted {
+			sorted = cmp(&pkgs[idx[n-1]], &pkgs[i]) <= 0
+		}
+		idx = append(idx, int32(i))
 	}
 	if !sorted {
-		idx := make([]int32, len(items))
-		for i := range idx {
-			idx[i] = int32(i)
-		}
 		// Stable by position: pdqsort with the position as the last key
 		// is several times faster than a stable sort.
 		slices.SortFunc(idx, func(a, b int32) int {
-			if c := cmp(&items[a], &items[b]); c != 0 {
+			if c := cmp(&pkgs[a], &pkgs[b]); c != 0 {
 				return c
 			}
 			return int(a - b)
 		})
-		out := make([]cmdb.Installed, len(items))
-		for i, k := range idx {
-			out[i] = items[k]
-		}
-		items = out
 	}
-	// One entry per (name, arch, source): a package database listing a
-	// package twice is odd input, not two installs.
-	return cmdb.SoftwareRecord{Items: slices.CompactFunc(items, func(a, b cmdb.Installed) bool {
-		return a.Name == b.Name && a.Arch == b.Arch && a.Source == b.Source
-	})}
+	items := make([]cmdb.Installed, 0, len(idx))
+	for n, k := range idx {
+		p := &pkgs[k]
+		// One entry per (name, arch, source): a package database listing
+		// a package twice is odd input, not two installs.
+		if n > 0 && cmp(&pkgs[idx[n-1]], p) == 0 {
+			continue
+		}
+		items = append(items, cmdb.Installed{
+			Title: e.cfg.Title(p.Name, p.Publisher), Name: p.Name, Version: p.Version,
+			Arch: p.Arch, Publisher: p.Publisher, Source: p.Source, Installed: p.InstallDate,
+		})
+	}
+	return cmdb.SoftwareRecord{Items: items}
 }
