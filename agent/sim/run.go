@@ -14,7 +14,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	protoenc "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
 
 	parcv1 "parc/proto/parc/v1"
 )
@@ -59,13 +64,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Runner holds the fleet and its open streams.
+// Runner holds the fleet and its open connections.
 type Runner struct {
-	cfg     Config
-	Fleet   *Fleet
-	conns   []*grpc.ClientConn
-	streams []parcv1.AgentService_ReportClient
-	cancel  context.CancelFunc
+	cfg   Config
+	Fleet *Fleet
+	conns []*grpc.ClientConn
 }
 
 // Stats summarise one phase.
@@ -129,11 +132,10 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{cfg: cfg, Fleet: NewFleet(cfg.Agents, cfg.Packages, cfg.RunID)}, nil
 }
 
-// Connect dials the collector and opens one Report stream per agent. The
-// streams stay open until Close.
+// Connect dials the collector and waits until every agent's connection
+// is ready. Agents then deliver with Submit, one report at a time, as the
+// real agent does; the connections stay open until Close.
 func (r *Runner) Connect(ctx context.Context) error {
-	sctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
 	n := len(r.Fleet.Hosts)
 	for i := 0; i < n; i += r.cfg.AgentsPerConn {
 		cc, err := grpc.NewClient(r.cfg.Target, append([]grpc.DialOption{
@@ -148,31 +150,27 @@ func (r *Runner) Connect(ctx context.Context) error {
 		}
 		r.conns = append(r.conns, cc)
 	}
-	r.streams = make([]parcv1.AgentService_ReportClient, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for range min(64, n) {
+	for range min(64, len(r.conns)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
+				if i >= len(r.conns) || ctx.Err() != nil {
 					return
 				}
-				cl := parcv1.NewAgentServiceClient(r.conns[i/r.cfg.AgentsPerConn])
-				s, err := cl.Report(sctx)
-				if err != nil {
+				if err := ready(ctx, r.conns[i]); err != nil {
 					mu.Lock()
 					if first == nil {
-						first = fmt.Errorf("open stream %d: %w", i, err)
+						first = fmt.Errorf("connect agent %d: %w", i*r.cfg.AgentsPerConn, err)
 					}
 					mu.Unlock()
 					return
 				}
-				r.streams[i] = s
 			}
 		}()
 	}
@@ -183,6 +181,25 @@ func (r *Runner) Connect(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// ready connects cc and waits until it is ready (at most 30 s).
+func ready(ctx context.Context, cc *grpc.ClientConn) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cc.Connect()
+	for {
+		s := cc.GetState()
+		switch s {
+		case connectivity.Ready:
+			return nil
+		case connectivity.TransientFailure, connectivity.Shutdown:
+			return fmt.Errorf("connection %s", s)
+		}
+		if !cc.WaitForStateChange(ctx, s) {
+			return ctx.Err()
+		}
+	}
+}
+
 // Phase sends one report per agent, made by mk, with Concurrency reports
 // in flight, and waits for every acknowledgement.
 func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv1.Report) Stats {
@@ -190,18 +207,16 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	// Build and encode the reports before timing (a real agent does that
 	// on its own machine): the simulator shares the CPU with the
 	// collector, so the clock should run for delivery only.
-	reports := make([]*grpc.PreparedMsg, n)
+	reports := make([]rawReport, n)
 	seqs := make([]uint64, n)
 	for i, h := range r.Fleet.Hosts {
 		rep := mk(h)
 		seqs[i] = rep.GetSequence()
-		if r.streams[i] == nil {
-			continue
-		}
-		reports[i] = new(grpc.PreparedMsg)
-		if err := reports[i].Encode(r.streams[i], rep); err != nil {
+		b, err := proto.Marshal(rep)
+		if err != nil {
 			return Stats{Phase: name, Errors: n, FirstErr: fmt.Errorf("encode report %d: %w", i, err)}
 		}
+		reports[i] = b
 	}
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
@@ -224,7 +239,7 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 					return
 				}
 				t := time.Now()
-				ack, err := deliver(r.streams[i], reports[i], seqs[i])
+				ack, err := deliver(ctx, r.conns[i/r.cfg.AgentsPerConn], reports[i], seqs[i])
 				lat[i] = time.Since(t)
 				reports[i] = nil
 				if err != nil {
@@ -253,18 +268,31 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	return st
 }
 
-func deliver(s parcv1.AgentService_ReportClient, rep *grpc.PreparedMsg, seq uint64) (*parcv1.Ack, error) {
-	if s == nil || rep == nil {
-		return nil, errors.New("no stream")
+// rawReport is a Report already encoded; rawCodec sends it as is.
+type rawReport []byte
+
+// rawCodec is the proto codec, except that it sends rawReport bytes
+// without encoding them again.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if b, ok := v.(rawReport); ok {
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 	}
-	if err := s.SendMsg(rep); err != nil {
-		if _, rerr := s.Recv(); rerr != nil {
-			err = rerr
-		}
-		return nil, err
-	}
-	ack, err := s.Recv()
-	if err != nil {
+	return encoding.GetCodecV2(protoenc.Name).Marshal(v)
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	return encoding.GetCodecV2(protoenc.Name).Unmarshal(data, v)
+}
+
+func (rawCodec) Name() string { return protoenc.Name }
+
+func deliver(ctx context.Context, cc *grpc.ClientConn, rep rawReport, seq uint64) (*parcv1.Ack, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	ack := new(parcv1.Ack)
+	if err := cc.Invoke(ctx, parcv1.AgentService_Submit_FullMethodName, rep, ack, grpc.ForceCodecV2(rawCodec{})); err != nil {
 		return nil, err
 	}
 	if ack.GetSequence() != seq {
@@ -273,16 +301,8 @@ func deliver(s parcv1.AgentService_ReportClient, rep *grpc.PreparedMsg, seq uint
 	return ack, nil
 }
 
-// Close ends every stream and connection.
+// Close closes every connection.
 func (r *Runner) Close() {
-	for _, s := range r.streams {
-		if s != nil {
-			_ = s.CloseSend()
-		}
-	}
-	if r.cancel != nil {
-		r.cancel()
-	}
 	for _, c := range r.conns {
 		c.Close()
 	}

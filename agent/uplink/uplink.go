@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
 
 	parcv1 "parc/proto/parc/v1"
 )
@@ -35,8 +38,11 @@ type Config struct {
 // and re-made by gRPC after failures; streams opened on it fail fast while
 // the collector is unreachable.
 type Client struct {
-	cc  *grpc.ClientConn
-	api parcv1.AgentServiceClient
+	cc *grpc.ClientConn
+	// noSubmit is set once the collector answered Submit with
+	// Unimplemented: reports then go on a Report stream.
+	noSubmit atomic.Bool
+	api      parcv1.AgentServiceClient
 }
 
 // Dial prepares a client for cfg. It does not block on the network.
@@ -88,34 +94,66 @@ func (c *Client) API() parcv1.AgentServiceClient { return c.api }
 // Close closes the connection.
 func (c *Client) Close() error { return c.cc.Close() }
 
-// Stream is one open Report stream.
-type Stream struct {
-	s      parcv1.AgentService_ReportClient
-	cancel context.CancelFunc
-}
-
 // ResetBackoff makes the next Open try to connect at once. gRPC keeps its
 // own reconnect backoff (up to two minutes) and fails streams fast while
 // it runs; the agent calls this after its own jittered wait so that its
 // schedule is the one that counts.
 func (c *Client) ResetBackoff() { c.cc.ResetConnectBackoff() }
 
-// Open opens a Report stream. The stream lives until Close or until ctx
-// ends.
+// Stream delivers reports one at a time: with Submit, or on one Report
+// stream when the collector predates Submit.
+type Stream struct {
+	c      *Client
+	ctx    context.Context
+	cancel context.CancelFunc
+	s      parcv1.AgentService_ReportClient // the fallback stream, once opened
+}
+
+// Open returns a Stream. It opens a Report stream at once only for a
+// collector already found not to serve Submit; otherwise nothing is sent
+// until Deliver. The stream lives until Close or until ctx ends.
 func (c *Client) Open(ctx context.Context) (*Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	s, err := c.api.Report(ctx)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("open report stream: %w", err)
+	st := &Stream{c: c, ctx: ctx, cancel: cancel}
+	if c.noSubmit.Load() {
+		if err := st.openStream(); err != nil {
+			cancel()
+			return nil, err
+		}
 	}
-	return &Stream{s: s, cancel: cancel}, nil
+	return st, nil
+}
+
+func (st *Stream) openStream() error {
+	s, err := st.c.api.Report(st.ctx)
+	if err != nil {
+		return fmt.Errorf("open report stream: %w", err)
+	}
+	st.s = s
+	return nil
 }
 
 // Deliver sends r and waits for its Ack. It returns the Ack (whose Resync
-// asks for a FULL report next). ctx bounds the wait; when it ends the
-// stream is closed and unusable.
+// asks for a FULL report next). ctx bounds the wait; when it ends a
+// fallback stream is closed and unusable.
 func (st *Stream) Deliver(ctx context.Context, r *parcv1.Report) (*parcv1.Ack, error) {
+	var ack *parcv1.Ack
+	var err error
+	if st.s == nil && !st.c.noSubmit.Load() {
+		ack, err = st.c.api.Submit(ctx, r)
+		if status.Code(err) != codes.Unimplemented {
+			if err != nil {
+				return nil, fmt.Errorf("submit report %d: %w", r.GetSequence(), err)
+			}
+			return checkAck(ack, r)
+		}
+		st.c.noSubmit.Store(true) // an older collector: use the stream from now on
+	}
+	if st.s == nil {
+		if err := st.openStream(); err != nil {
+			return nil, err
+		}
+	}
 	stop := context.AfterFunc(ctx, st.cancel)
 	defer stop()
 	if err := st.s.Send(r); err != nil {
@@ -125,10 +163,14 @@ func (st *Stream) Deliver(ctx context.Context, r *parcv1.Report) (*parcv1.Ack, e
 		}
 		return nil, fmt.Errorf("send report %d: %w", r.GetSequence(), err)
 	}
-	ack, err := st.s.Recv()
+	ack, err = st.s.Recv()
 	if err != nil {
 		return nil, fmt.Errorf("await ack of report %d: %w", r.GetSequence(), err)
 	}
+	return checkAck(ack, r)
+}
+
+func checkAck(ack *parcv1.Ack, r *parcv1.Report) (*parcv1.Ack, error) {
 	if ack.GetBootId() != r.GetBootId() || ack.GetSequence() != r.GetSequence() {
 		return ack, fmt.Errorf("%w: got %s/%d, want %s/%d", ErrUnexpectedAck,
 			ack.GetBootId(), ack.GetSequence(), r.GetBootId(), r.GetSequence())
@@ -136,9 +178,12 @@ func (st *Stream) Deliver(ctx context.Context, r *parcv1.Report) (*parcv1.Ack, e
 	return ack, nil
 }
 
-// Close half-closes the stream and releases it.
+// Close half-closes a fallback stream and releases the Stream.
 func (st *Stream) Close() error {
-	err := st.s.CloseSend()
+	var err error
+	if st.s != nil {
+		err = st.s.CloseSend()
+	}
 	st.cancel()
 	return err
 }

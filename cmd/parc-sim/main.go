@@ -1,6 +1,6 @@
 // Command parc-sim drives a fleet of simulated agents against a collector
 // over the real gRPC protocol: one full report per agent, then rounds of
-// deltas, then (optionally) holds every stream open with heartbeats so the
+// deltas, then (optionally) holds every connection open with heartbeats so the
 // collector's memory can be measured with the fleet connected. The
 // collector must accept plaintext agents (--insecure-dev).
 package main
@@ -31,7 +31,7 @@ func main() {
 	flag.StringVar(&cfg.RunID, "run-id", "", "suffix of agent ids (default: random, so each run is a new fleet)")
 	flag.IntVar(&cfg.CollectorPID, "collector-pid", 0, "collector process id on this machine: report its CPU time per phase (Linux)")
 	deltas := flag.Int("deltas", 3, "rounds of one delta per agent after the full reports")
-	hold := flag.Duration("hold", 0, "keep every stream open this long after the deltas (heartbeats every --heartbeat)")
+	hold := flag.Duration("hold", 0, "keep every connection open this long after the deltas (heartbeats every --heartbeat)")
 	heartbeat := flag.Duration("heartbeat", time.Minute, "heartbeat interval while holding")
 	settle := flag.String("settle", "", "collector metrics URL: after the full reports, wait until its software title index has caught up (and report how long that took)")
 	settleMax := flag.Duration("settle-max", 5*time.Minute, "longest wait for the title index")

@@ -4,7 +4,7 @@ import "google.golang.org/grpc"
 
 // ConnOptions size the agent port's per-connection buffers for a large,
 // mostly idle fleet: tens of thousands of agents each hold one connection
-// and one stream open and send a report now and then. gRPC's defaults
+// open and Submit a report now and then. gRPC's defaults
 // (32 KiB read and write buffers per connection, kept while idle;
 // flow-control windows that grow with the measured bandwidth) cost well
 // over 100 KiB per idle agent.
@@ -19,5 +19,14 @@ func ConnOptions() []grpc.ServerOption {
 		// windows an idle agent never needs.
 		grpc.InitialWindowSize(256 << 10),
 		grpc.InitialConnWindowSize(256 << 10),
+		// Every Submit is a new stream: run them on a pool of goroutines
+		// whose stacks have already grown to what applying a report
+		// needs, rather than on a new goroutine each (more are started
+		// when the pool is busy).
+		grpc.NumStreamWorkers(StreamWorkers),
 	}
 }
+
+// StreamWorkers is the size of the agent port's stream worker pool: about
+// the reports in flight when the fleet reports at once.
+const StreamWorkers = 64

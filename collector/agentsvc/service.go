@@ -51,16 +51,22 @@ func New(cfg Config) *Service {
 	return &Service{cfg: cfg}
 }
 
-// Report receives reports and acknowledges each after it is committed.
+// Submit applies one report and acknowledges it once committed.
+func (s *Service) Submit(ctx context.Context, m *parcv1.Report) (*parcv1.Ack, error) {
+	peerID, err := s.peer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.apply(ctx, peerID, m)
+}
+
+// Report receives reports on a stream and acknowledges each after it is
+// committed (agents that predate Submit).
 func (s *Service) Report(stream parcv1.AgentService_ReportServer) error {
 	ctx := stream.Context()
-	var peerID string
-	if s.cfg.Identify != nil {
-		id, err := s.cfg.Identify(ctx)
-		if err != nil {
-			return statusOf(err)
-		}
-		peerID = id
+	peerID, err := s.peer(ctx)
+	if err != nil {
+		return err
 	}
 	for {
 		m, err := stream.Recv()
@@ -70,28 +76,50 @@ func (s *Service) Report(stream parcv1.AgentService_ReportServer) error {
 		if err != nil {
 			return err
 		}
-		if peerID != "" && m.GetAgentId() != peerID {
-			return status.Errorf(codes.PermissionDenied, "report for agent %q on a stream authenticated as %q", m.GetAgentId(), peerID)
-		}
-		if s.cfg.Admit != nil {
-			if err := s.cfg.Admit(ctx, m.GetAgentId()); err != nil {
-				return statusOf(err)
-			}
-		}
-		r := fromProto(m)
-		start := time.Now()
-		actx, cancel := context.WithTimeout(ctx, s.cfg.ApplyTimeout)
-		res, err := s.cfg.Engine.Apply(actx, r, s.cfg.Now())
-		cancel()
+		ack, err := s.apply(ctx, peerID, m)
 		if err != nil {
-			s.cfg.Logger.Warn("report rejected", "agent", m.GetAgentId(), "seq", m.GetSequence(), "err", err)
-			return statusOf(err)
+			return err
 		}
-		if s.cfg.Observe != nil {
-			s.cfg.Observe(r, res, time.Since(start))
-		}
-		if err := stream.Send(&parcv1.Ack{BootId: r.BootID, Sequence: r.Seq, Resync: res.Resync}); err != nil {
+		if err := stream.Send(ack); err != nil {
 			return err
 		}
 	}
+}
+
+// peer returns the authenticated agent id of the caller ("" when reports
+// are trusted).
+func (s *Service) peer(ctx context.Context) (string, error) {
+	if s.cfg.Identify == nil {
+		return "", nil
+	}
+	id, err := s.cfg.Identify(ctx)
+	if err != nil {
+		return "", statusOf(err)
+	}
+	return id, nil
+}
+
+// apply admits and applies one report of peerID's.
+func (s *Service) apply(ctx context.Context, peerID string, m *parcv1.Report) (*parcv1.Ack, error) {
+	if peerID != "" && m.GetAgentId() != peerID {
+		return nil, status.Errorf(codes.PermissionDenied, "report for agent %q on a connection authenticated as %q", m.GetAgentId(), peerID)
+	}
+	if s.cfg.Admit != nil {
+		if err := s.cfg.Admit(ctx, m.GetAgentId()); err != nil {
+			return nil, statusOf(err)
+		}
+	}
+	r := fromProto(m)
+	start := time.Now()
+	actx, cancel := context.WithTimeout(ctx, s.cfg.ApplyTimeout)
+	res, err := s.cfg.Engine.Apply(actx, r, s.cfg.Now())
+	cancel()
+	if err != nil {
+		s.cfg.Logger.Warn("report rejected", "agent", m.GetAgentId(), "seq", m.GetSequence(), "err", err)
+		return nil, statusOf(err)
+	}
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(r, res, time.Since(start))
+	}
+	return &parcv1.Ack{BootId: r.BootID, Sequence: r.Seq, Resync: res.Resync}, nil
 }

@@ -24,7 +24,7 @@ const (
 	// MaxMessageBytes is the largest message accepted from an agent.
 	MaxMessageBytes = 16 << 20
 	// MaxStreamsPerConn is the most concurrent streams on one connection
-	// (an agent needs one).
+	// (an agent needs one at a time).
 	MaxStreamsPerConn = 4
 	// HandshakeTimeout bounds the TLS handshake of a new connection.
 	HandshakeTimeout = 10 * time.Second
@@ -32,6 +32,9 @@ const (
 
 // MethodEnroll is the one method callable without a client certificate.
 const MethodEnroll = "/parc.v1.AgentService/Enroll"
+
+// MethodSubmit is the full name of the one-report call.
+const MethodSubmit = "/parc.v1.AgentService/Submit"
 
 // ServerOptions returns the gRPC options of the agent port: transport
 // security, interceptors and every limit, set explicitly.
@@ -193,6 +196,15 @@ func (s *Service) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo
 	ctx, err := s.authenticate(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
+	}
+	if info.FullMethod == MethodSubmit {
+		// Reports in flight share the bound on streams.
+		select {
+		case s.streams <- struct{}{}:
+			defer func() { <-s.streams }()
+		default:
+			return nil, StatusOf(fmt.Errorf("agent port: %w", ErrBusy))
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()

@@ -165,6 +165,14 @@ func send(c parcv1.AgentServiceClient, r *parcv1.Report) error {
 	return err
 }
 
+// submit sends r with Submit.
+func submit(c parcv1.AgentServiceClient, r *parcv1.Report) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Submit(ctx, r)
+	return err
+}
+
 // TestRejectionMatrix: every way in without a valid identity is refused
 // with Unauthenticated or PermissionDenied, and writes nothing.
 func TestRejectionMatrix(t *testing.T) {
@@ -177,6 +185,9 @@ func TestRejectionMatrix(t *testing.T) {
 	}
 	if err := send(p.client(t, p.tlsCreds(goodCert)), report(good, 1)); err != nil {
 		t.Fatalf("enrolled agent's report: %v", err)
+	}
+	if err := submit(p.client(t, p.tlsCreds(goodCert)), report(good, 2)); err != nil {
+		t.Fatalf("enrolled agent's submitted report: %v", err)
 	}
 	revoked, revokedCert, err := p.enrollAgent(t, p.token(t, time.Hour, 1).String())
 	if err != nil {
@@ -208,6 +219,10 @@ func TestRejectionMatrix(t *testing.T) {
 		want codes.Code
 	}{
 		{"plaintext report", func() error { return send(p.client(t, insecure.NewCredentials()), report(good, 2)) }, codes.Unauthenticated},
+		{"plaintext submit", func() error { return submit(p.client(t, insecure.NewCredentials()), report(good, 3)) }, codes.Unauthenticated},
+		{"no client certificate, submit", func() error { return submit(p.client(t, p.tlsCreds(nil)), report(good, 3)) }, codes.Unauthenticated},
+		{"revoked agent submits", func() error { return submit(p.client(t, p.tlsCreds(revokedCert)), report(revoked, 1)) }, codes.PermissionDenied},
+		{"submit for another agent", func() error { return submit(p.client(t, p.tlsCreds(goodCert)), report(revoked, 1)) }, codes.PermissionDenied},
 		{"plaintext enroll", func() error {
 			_, der := csr(t)
 			_, err := p.client(t, insecure.NewCredentials()).Enroll(ctx, &parcv1.EnrollRequest{Token: fresh.String(), CsrDer: der})
@@ -362,6 +377,9 @@ func TestStreamLimit(t *testing.T) {
 	}
 	if err := send(c, report(id, 2)); status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("second concurrent stream: %v, want ResourceExhausted", err)
+	}
+	if err := submit(c, report(id, 2)); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("submit while the streams are used up: %v, want ResourceExhausted", err)
 	}
 	s.CloseSend()
 	if _, err := s.Recv(); err == nil {

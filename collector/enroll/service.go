@@ -82,7 +82,8 @@ type Config struct {
 	// EnrollRate limits enrollment attempts of the whole port (default
 	// 20/s, burst 100).
 	EnrollRate rate.Limit
-	// MaxStreams bounds concurrent Report streams (default 10000).
+	// MaxStreams bounds concurrent Report streams and Submit calls
+	// (default 10000).
 	MaxStreams int
 	// CallTimeout is the deadline of every unary call (default 30s).
 	CallTimeout time.Duration

@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
@@ -27,8 +29,26 @@ type Collector struct {
 	// Resync, when set, asks for a FULL report in the ack of the given
 	// sequence.
 	ResyncAt uint64
+	// NoSubmit makes Submit unimplemented, as in collectors that predate it.
+	NoSubmit bool
+	// Submitted and Streamed count the reports received each way.
+	Submitted, Streamed int
 	// notify gets a value after every recorded report.
 	notify chan struct{}
+}
+
+// Submit implements parcv1.AgentServiceServer.
+func (c *Collector) Submit(ctx context.Context, r *parcv1.Report) (*parcv1.Ack, error) {
+	c.mu.Lock()
+	no := c.NoSubmit
+	if !no {
+		c.Submitted++
+	}
+	c.mu.Unlock()
+	if no {
+		return nil, status.Error(codes.Unimplemented, "method Submit not implemented")
+	}
+	return c.record(r), nil
 }
 
 // Report implements parcv1.AgentServiceServer.
@@ -39,18 +59,33 @@ func (c *Collector) Report(s parcv1.AgentService_ReportServer) error {
 			return nil
 		}
 		c.mu.Lock()
-		c.reports = append(c.reports, proto.Clone(r).(*parcv1.Report))
-		resync := c.ResyncAt != 0 && c.ResyncAt == r.Sequence
-		ch := c.notify
+		c.Streamed++
 		c.mu.Unlock()
-		if err := s.Send(&parcv1.Ack{BootId: r.BootId, Sequence: r.Sequence, Resync: resync}); err != nil {
+		if err := s.Send(c.record(r)); err != nil {
 			return err
 		}
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
 	}
+}
+
+// record keeps r and returns its ack.
+func (c *Collector) record(r *parcv1.Report) *parcv1.Ack {
+	c.mu.Lock()
+	c.reports = append(c.reports, proto.Clone(r).(*parcv1.Report))
+	resync := c.ResyncAt != 0 && c.ResyncAt == r.Sequence
+	ch := c.notify
+	c.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+	return &parcv1.Ack{BootId: r.BootId, Sequence: r.Sequence, Resync: resync}
+}
+
+// Paths returns how many reports came by Submit and on streams.
+func (c *Collector) Paths() (submitted, streamed int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Submitted, c.Streamed
 }
 
 // Reports returns what was received so far.
