@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,11 +36,24 @@ func main() {
 	heartbeat := flag.Duration("heartbeat", time.Minute, "heartbeat interval while holding")
 	settle := flag.String("settle", "", "collector metrics URL: after the full reports, wait until its software title index has caught up (and report how long that took)")
 	settleMax := flag.Duration("settle-max", 5*time.Minute, "longest wait for the title index")
+	cpuprofile := flag.String("cpuprofile", "", "write the simulator's own CPU profile to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "parc-sim: %v\n", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, *deltas, *hold, *heartbeat, *settle, *settleMax); err != nil {
 		fmt.Fprintf(os.Stderr, "parc-sim: %v\n", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

@@ -8,6 +8,7 @@
 #   PARC_BENCH_PACKAGES  packages per host (default 800)
 #   PARC_BENCH_CIS       CIs in the impact graph (default 1000000; 0 skips it)
 #   PARC_BENCH_DEBUG_ADDR  serve the collector's pprof here while it runs (off by default)
+#   PARC_BENCH_SIM_CPUPROFILE  write parc-sim's own CPU profile to this file (off by default)
 #   PARC_BENCH_DELTAS    rounds of one delta per agent (default 3)
 #   PARC_BENCH_HOLD      how long the fleet stays connected for the RSS sample (default 20s)
 set -euo pipefail
@@ -52,7 +53,8 @@ rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 hwm_mib() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 bin/parc-sim --collector "$AGENT_ADDR" --collector-pid "$COLLECTOR" --agents "$AGENTS" --packages "$PACKAGES" --concurrency "$CONC" \
-  --deltas "${PARC_BENCH_DELTAS:-3}" --hold "$HOLD" --heartbeat 10s --settle "http://$API_ADDR/metrics" >"$WORK/sim.log" 2>&1 &
+  --deltas "${PARC_BENCH_DELTAS:-3}" --hold "$HOLD" --heartbeat 10s --settle "http://$API_ADDR/metrics" \
+  ${PARC_BENCH_SIM_CPUPROFILE:+--cpuprofile "$PARC_BENCH_SIM_CPUPROFILE"} >"$WORK/sim.log" 2>&1 &
 SIM=$!
 pids+=("$SIM")
 while ! grep -qs '^holding' "$WORK/sim.log"; do
