@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -205,5 +207,51 @@ func TestSoftwareDictionaryBadContent(t *testing.T) {
 	}
 	if _, err := st.Get(ctx, softwareKey("h1")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal("record written despite the error")
+	}
+}
+
+// The history of a software update, computed from the stored record read
+// in place, is what SoftwareChanges says of the two lists.
+func TestPutSoftwareHistory(t *testing.T) {
+	st := teststore.Open(t)
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(3, 5))
+	prev := fleetRecord(7, 300)
+	writeSoftware(t, st, "h7", prev)
+	for round := range 40 {
+		next := SoftwareRecord{Items: slices.Clone(prev.Items)}
+		for range 1 + rnd.IntN(6) {
+			i := rnd.IntN(len(next.Items))
+			switch rnd.IntN(3) {
+			case 0:
+				next.Items[i].Version += ".1"
+			case 1:
+				next.Items = slices.Delete(next.Items, i, i+1)
+			default:
+				it := next.Items[i]
+				it.Name += "-extra"
+				it.Title = it.Name
+				next.Items = slices.Insert(next.Items, i+1, it)
+			}
+		}
+		if round%10 == 9 { // unsorted input takes the map path
+			next.Items[0], next.Items[len(next.Items)-1] = next.Items[len(next.Items)-1], next.Items[0]
+		}
+		if !writeSoftware(t, st, "h7", next) {
+			t.Fatalf("round %d: not written", round)
+		}
+		kvs, err := st.Scan(ctx, store.Range{Prefix: historyPrefix("h7"), Reverse: true, Limit: 1})
+		if err != nil || len(kvs) != 1 {
+			t.Fatalf("round %d: history: %v", round, err)
+		}
+		var h HistoryEntry
+		if err := Decode(kvs[0].Value, &h); err != nil {
+			t.Fatal(err)
+		}
+		want := SoftwareChanges(prev.Items, next.Items, 200)
+		if fmt.Sprint(h.Changes) != fmt.Sprint(want) {
+			t.Fatalf("round %d: history %v\nwant %v", round, h.Changes, want)
+		}
+		prev = next
 	}
 }

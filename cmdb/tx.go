@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"parc/cmdb/store"
@@ -325,10 +326,11 @@ func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
 	}()
 	*buf = appendSoftwareCBOR((*buf)[:0], &rec)
 	payload := *buf
-	var old SoftwareRecord
+	var changes []Change
 	raw, err := t.tx.Get(t.ctx, softwareKey(host))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		changes = SoftwareChanges(nil, rec.Items, 200)
 	case err != nil:
 		return false, err
 	default:
@@ -337,7 +339,9 @@ func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
 			if same = bytes.Equal(p, payload); same {
 				return nil
 			}
-			return decodePayload(p, &old)
+			var err error
+			changes, err = softwareChangesFrom(p, rec.Items, 200)
+			return err
 		})
 		if err != nil {
 			return false, fmt.Errorf("software of %s: %w", host, err)
@@ -353,8 +357,46 @@ func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
 	if err := t.tx.Put(softwareKey(host), encodeWithDict(payload, d)); err != nil {
 		return false, fmt.Errorf("put software of %s: %w", host, err)
 	}
-	changes := SoftwareChanges(old.Items, rec.Items, 200)
 	return true, t.AddHistory(HistoryEntry{CI: host, Kind: HistUpdated, Changes: changes})
+}
+
+var (
+	scanBufs      = sync.Pool{New: func() any { return new([]swPkg) }}
+	installedBufs = sync.Pool{New: func() any { return new([]Installed) }}
+)
+
+// softwareChangesFrom is SoftwareChanges from the record whose CBOR is p
+// to after. The previous record is read in place: its packages are
+// compared through strings that view p, and only what a change keeps is
+// copied out.
+func softwareChangesFrom(p []byte, after []Installed, limit int) ([]Change, error) {
+	scan := scanBufs.Get().(*[]swPkg)
+	defer scanBufs.Put(scan)
+	var err error
+	if *scan, err = scanSoftware(p, *scan); err != nil {
+		var old SoftwareRecord
+		if err := decodePayload(p, &old); err != nil {
+			return nil, err
+		}
+		return SoftwareChanges(old.Items, after, limit), nil
+	}
+	view := installedBufs.Get().(*[]Installed)
+	defer installedBufs.Put(view)
+	before := (*view)[:0]
+	for i := range *scan {
+		pkg := &(*scan)[i]
+		before = append(before, Installed{Name: bstr(pkg.name), Version: bstr(pkg.version), Arch: bstr(pkg.arch)})
+	}
+	changes := SoftwareChanges(before, after, limit)
+	clear(before) // drop the views of p
+	*view = before[:0]
+	for i := range changes {
+		// Fields are built anew; a version from before still views p.
+		if v, ok := changes[i].Before.(string); ok {
+			changes[i].Before = strings.Clone(v)
+		}
+	}
+	return changes, nil
 }
 
 // SoftwareChanges lists the differences between two sorted software lists
