@@ -27,6 +27,7 @@ test: build
 FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeApply$$' -fuzztime $(FUZZTIME) ./collector/agentsvc
+	$(GO) test -run '^$$' -fuzz '^FuzzCodec$$' -fuzztime $(FUZZTIME) ./collector/agentsvc
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/enroll
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSoftware$$' -fuzztime $(FUZZTIME) ./cmdb

@@ -9,7 +9,7 @@ import (
 
 // fromProto converts a wire report to the domain report: the one place
 // where protobuf types meet the reconciliation engine.
-func fromProto(m *parcv1.Report) *reconcile.Report {
+func fromProto(m *parcv1.Report) (*reconcile.Report, error) {
 	r := &reconcile.Report{
 		AgentID: m.GetAgentId(), BootID: m.GetBootId(), Seq: m.GetSequence(),
 		Kind: reconcile.Kind(m.GetKind()), AgentVersion: m.GetAgentVersion(),
@@ -43,7 +43,7 @@ func fromProto(m *parcv1.Report) *reconcile.Report {
 	}
 	inv := m.GetInventory()
 	if inv == nil {
-		return r
+		return r, nil
 	}
 	out := &r.Inventory
 	if s := inv.GetSystem(); s != nil {
@@ -112,6 +112,15 @@ func fromProto(m *parcv1.Report) *reconcile.Report {
 			out.Software = append(out.Software, reconcile.Package{Name: x.GetName(), Version: x.GetVersion(),
 				Arch: x.GetArch(), Publisher: x.GetPublisher(), Source: x.GetSource(), InstallDate: x.GetInstallDate()})
 		}
+	} else if inv != nil {
+		pkgs, ok, err := asideSoftware(inv)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			r.Sections[reconcile.SecSoftware] = true
+			out.Software = pkgs
+		}
 	}
 	if s := inv.GetServices(); s != nil {
 		r.Sections[reconcile.SecServices] = true
@@ -132,5 +141,5 @@ func fromProto(m *parcv1.Report) *reconcile.Report {
 			out.Connections = append(out.Connections, conv(x))
 		}
 	}
-	return r
+	return r, nil
 }

@@ -67,7 +67,11 @@ func FuzzDecodeApply(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = engine.Apply(ctx, fromProto(&m), now)
+		r, err := fromProto(&m)
+		if err != nil {
+			t.Fatalf("fromProto of a decoded report: %v", err)
+		}
+		_, err = engine.Apply(ctx, r, now)
 		if err == nil {
 			return
 		}

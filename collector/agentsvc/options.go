@@ -24,6 +24,8 @@ func ConnOptions() []grpc.ServerOption {
 		// needs, rather than on a new goroutine each (more are started
 		// when the pool is busy).
 		grpc.NumStreamWorkers(StreamWorkers),
+		// Reports' software lists skip protobuf's message per package.
+		grpc.ForceServerCodecV2(Codec{}),
 	}
 }
 

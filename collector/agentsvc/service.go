@@ -109,7 +109,10 @@ func (s *Service) apply(ctx context.Context, peerID string, m *parcv1.Report) (*
 			return nil, statusOf(err)
 		}
 	}
-	r := fromProto(m)
+	r, err := fromProto(m)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "report %d: %v", m.GetSequence(), err)
+	}
 	start := time.Now()
 	actx, cancel := context.WithTimeout(ctx, s.cfg.ApplyTimeout)
 	res, err := s.cfg.Engine.Apply(actx, r, s.cfg.Now())

@@ -2311,7 +2311,7 @@ const file_parc_v1_agent_proto_rawDesc = "" +
 	"\x06resync\x18\x03 \x01(\bR\x06resync\"C\n" +
 	"\vGatherError\x12\x1a\n" +
 	"\bgatherer\x18\x01 \x01(\tR\bgatherer\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xe7\x03\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xed\x03\n" +
 	"\tInventory\x12'\n" +
 	"\x06system\x18\x01 \x01(\v2\x0f.parc.v1.SystemR\x06system\x12-\n" +
 	"\bfirmware\x18\x02 \x01(\v2\x11.parc.v1.FirmwareR\bfirmware\x12\x1e\n" +
@@ -2324,7 +2324,7 @@ const file_parc_v1_agent_proto_rawDesc = "" +
 	"\bsoftware\x18\t \x01(\v2\x15.parc.v1.SoftwareListR\bsoftware\x12-\n" +
 	"\bservices\x18\n" +
 	" \x01(\v2\x11.parc.v1.ServicesR\bservices\x12*\n" +
-	"\asockets\x18\v \x01(\v2\x10.parc.v1.SocketsR\asockets\"\xa1\x03\n" +
+	"\asockets\x18\v \x01(\v2\x10.parc.v1.SocketsR\asocketsJ\x04\b\x0f\x10\x10\"\xa1\x03\n" +
 	"\x06System\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
 	"\x04fqdn\x18\x02 \x01(\tR\x04fqdn\x12\x16\n" +
