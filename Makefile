@@ -22,7 +22,8 @@ test: build
 	else echo "etcd not installed: skipping the etcd pass (CI installs it)"; fi
 
 # Fuzz the report decode-and-apply path, the token parsers and the software
-# record codec briefly (their seed corpora also run in every `go test`).
+# record, CI and relationship codecs briefly (their seed corpora also run in
+# every `go test`).
 # FUZZTIME=1m for longer.
 FUZZTIME ?= 10s
 fuzz:
@@ -32,6 +33,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./collector/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSoftware$$' -fuzztime $(FUZZTIME) ./cmdb
 	$(GO) test -run '^$$' -fuzz '^FuzzEncodeSoftware$$' -fuzztime $(FUZZTIME) ./cmdb
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCI$$' -fuzztime $(FUZZTIME) ./cmdb
+	$(GO) test -run '^$$' -fuzz '^FuzzEncodeCI$$' -fuzztime $(FUZZTIME) ./cmdb
 
 run: build
 	bash installers/dev/run.sh

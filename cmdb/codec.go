@@ -63,28 +63,16 @@ func init() {
 	}
 }
 
-// encodeBufs recycles the buffers software records are encoded into (see
-// Encode); a buffer grown past maxPooled is left to the GC.
+// encodeBufs recycles the buffers values with their own encoder are
+// encoded into (see encodeDirect); a buffer grown past maxPooled is left
+// to the GC.
 var encodeBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 const maxPooled = 1 << 20
 
 // Encode returns v as a versioned value for the store.
 func Encode(v any) ([]byte, error) {
-	var rec *SoftwareRecord
-	switch x := v.(type) {
-	case SoftwareRecord:
-		rec = &x
-	case *SoftwareRecord:
-		rec = x // nil goes to the library, which writes null
-	}
-	if rec != nil {
-		buf := encodeBufs.Get().(*[]byte)
-		*buf = appendSoftwareCBOR((*buf)[:0], rec)
-		out := encodePayload(*buf)
-		if cap(*buf) <= maxPooled {
-			encodeBufs.Put(buf)
-		}
+	if out, ok := encodeDirect(v); ok {
 		return out, nil
 	}
 	b, err := encMode.Marshal(v)
@@ -92,6 +80,53 @@ func Encode(v any) ([]byte, error) {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
 	return encodePayload(b), nil
+}
+
+// encodeDirect encodes software records, CIs and relationships without
+// the library, as it would. It reports false for other values, nil
+// pointers (the library writes null) and what the direct encoders decline.
+func encodeDirect(v any) ([]byte, bool) {
+	var (
+		rec *SoftwareRecord
+		ci  *CI
+		rel *Relationship
+	)
+	switch x := v.(type) {
+	case SoftwareRecord:
+		rec = &x
+	case *SoftwareRecord:
+		rec = x
+	case CI:
+		ci = &x
+	case *CI:
+		ci = x
+	case Relationship:
+		rel = &x
+	case *Relationship:
+		rel = x
+	}
+	if rec == nil && ci == nil && rel == nil {
+		return nil, false
+	}
+	buf := encodeBufs.Get().(*[]byte)
+	b, ok := (*buf)[:0], true
+	switch {
+	case rec != nil:
+		b = appendSoftwareCBOR(b, rec)
+	case ci != nil:
+		b, ok = appendCI(b, ci)
+	default:
+		b, ok = appendRel(b, rel)
+	}
+	var out []byte
+	if ok {
+		out = encodePayload(b)
+	}
+	if cap(b) <= maxPooled {
+		*buf = b
+		encodeBufs.Put(buf)
+	}
+	return out, ok
 }
 
 // encodePayload returns the stored form of CBOR b: behind its format byte,
@@ -152,13 +187,49 @@ func Decode(data []byte, v any) error {
 }
 
 func decodePayload(p []byte, v any) error {
-	if rec, ok := v.(*SoftwareRecord); ok && decodeSoftware(p, rec) == nil {
+	if decodeDirect(p, v) {
 		return nil
 	}
 	if err := decMode.Unmarshal(p, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return nil
+}
+
+// decodeDirect decodes software records, CIs and relationships without
+// the library, as it would, and reports whether it did; when it did not,
+// v is as it was (but for a software record's items) for the library to
+// decode into.
+func decodeDirect(p []byte, v any) bool {
+	switch x := v.(type) {
+	case *SoftwareRecord:
+		return decodeSoftware(p, x) == nil
+	case *CI:
+		// The library merges a payload into the maps and fields a value
+		// already holds; the fast path only replaces, so it serves zero
+		// values, which is what callers decode into.
+		if x == nil || !zeroCI(x) {
+			return false
+		}
+		var ci CI
+		if decodeCI(p, &ci) != nil {
+			return false
+		}
+		ci.Rev = x.Rev
+		*x = ci
+		return true
+	case *Relationship:
+		if x == nil || !zeroRel(x) {
+			return false
+		}
+		var rel Relationship
+		if decodeRel(p, &rel) != nil {
+			return false
+		}
+		*x = rel
+		return true
+	}
+	return false
 }
 
 // NewID returns a new CI id (a ULID).
