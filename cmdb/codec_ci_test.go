@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // path is which path a check expects a value to take.
@@ -714,6 +715,23 @@ func TestParseUTC(t *testing.T) {
 	}
 	if accepted < 25000 {
 		t.Errorf("accepted %d", accepted)
+	}
+}
+
+func TestInterned(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for i := range 20000 { // more than the table holds, so slots are shared
+		b := fmt.Appendf(nil, "k%d", rng.IntN(8000))
+		if i%100 == 0 {
+			b = bytes.Repeat(b, 20) // too long to intern
+		}
+		if s := interned(b); s != string(b) {
+			t.Fatalf("interned(%q) = %q", b, s)
+		}
+	}
+	a, b := interned([]byte("agent")), interned([]byte("agent"))
+	if unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("agent was not shared")
 	}
 }
 
