@@ -41,7 +41,8 @@ type Range struct {
 
 // Reader reads the store at one consistent point.
 type Reader interface {
-	// Get returns the value of key, or ErrNotFound.
+	// Get returns the value of key, or ErrNotFound. The value must not be
+	// modified.
 	Get(ctx context.Context, key []byte) ([]byte, error)
 	// Scan returns keys in order (or reverse order) within r. The returned
 	// slices must not be modified.

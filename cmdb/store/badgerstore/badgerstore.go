@@ -548,8 +548,12 @@ func (r reader) Scan(ctx context.Context, rg store.Range) ([]store.KV, error) {
 type txn struct {
 	reader
 	writes map[string]*change
-	size   store.TxnSize
-	err    error // sticky limit error: the commit fails even if fn ignores it
+	// reads remembers what Get found (nil when absent) before a
+	// key is written, so that touching it reuses the value as Prev
+	// instead of reading it from Badger again: updates read first.
+	reads map[string][]byte
+	size  store.TxnSize
+	err   error // sticky limit error: the commit fails even if fn ignores it
 }
 
 func (t *txn) Put(key, value []byte) error {
@@ -581,7 +585,21 @@ func (t *txn) Get(ctx context.Context, key []byte) ([]byte, error) {
 		}
 		return c.value, nil
 	}
-	return t.reader.Get(ctx, key)
+	v, err := t.reader.Get(ctx, key)
+	switch {
+	case err == nil:
+		t.remember(key, v) // callers do not modify what Get returns
+	case errors.Is(err, store.ErrNotFound):
+		t.remember(key, nil)
+	}
+	return v, err
+}
+
+func (t *txn) remember(key, v []byte) {
+	if t.reads == nil {
+		t.reads = make(map[string][]byte)
+	}
+	t.reads[string(key)] = v
 }
 
 // Scan merges the buffered writes into what Badger has, fetching as many
@@ -659,6 +677,11 @@ func (t *txn) touch(key []byte, vlen int) (*change, error) {
 	}
 	c = &change{key: append([]byte(nil), key...)}
 	t.writes[string(key)] = c
+	if prev, read := t.reads[string(key)]; read {
+		// Read already (and so in the read set): its value is Prev.
+		c.prev = prev
+		return c, nil
+	}
 	item, err := t.btx.Get(key)
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
