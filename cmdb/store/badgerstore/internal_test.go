@@ -308,3 +308,62 @@ func TestCompressedFeedRecords(t *testing.T) {
 		t.Errorf("corrupt compressed record: %v", err)
 	}
 }
+
+// A key read before it is written gets its Prev from that read; a write
+// racing between the read and the commit makes the transaction retry, so
+// Prev is still the value just before the commit.
+func TestPrevFromEarlierRead(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Update(ctx, func(tx store.Txn) error { return tx.Put([]byte("k"), []byte("v1")) }); err != nil {
+		t.Fatal(err)
+	}
+	from, _ := s.Rev(ctx)
+	attempts := 0
+	_, err = s.Update(ctx, func(tx store.Txn) error {
+		attempts++
+		v, err := tx.Get(ctx, []byte("k"))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Get(ctx, []byte("new")); !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if attempts == 1 { // another writer slips in after the read
+			if _, err := s.Update(ctx, func(tx store.Txn) error { return tx.Put([]byte("k"), []byte("v2")) }); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put([]byte("new"), []byte("n")); err != nil {
+			return err
+		}
+		return tx.Put([]byte("k"), append(v, '+'))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 {
+		t.Fatalf("%d attempts, want a retry after the racing write", attempts)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ch, err := s.Watch(wctx, nil, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for ev := range ch {
+		got = append(got, string(ev.Key)+":"+string(ev.Prev)+">"+string(ev.Value))
+		if len(got) == 3 {
+			break
+		}
+	}
+	want := []string{"k:v1>v2", "k:v2>v2+", "new:>n"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("feed %q, want %q", got, want)
+	}
+}
