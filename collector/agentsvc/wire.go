@@ -1,6 +1,8 @@
 package agentsvc
 
 import (
+	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -19,11 +21,13 @@ import (
 // The software list is most of a full report: 800 packages are about 57 KB
 // and 800 messages, which protobuf's generic decoder builds one by one only
 // for fromProto to copy them into reconcile.Package values. The agent
-// port's codec sets the list aside instead: in its private copy of a
-// report it renumbers the inventory's software field to softwareAside
-// (reserved in agent.proto for this), so that protobuf keeps the list as
-// unknown bytes, and fromProto decodes those straight into packages. Any
-// report of an unusual shape is left to protobuf whole.
+// port's codec sets the list aside instead: in its own copy of a report it
+// moves the inventory's software field to field softwareAside (reserved in
+// agent.proto for this), behind a nonce of this process, so that protobuf
+// keeps the list as unknown bytes, and fromProto decodes those straight
+// into packages. A field softwareAside sent by an agent lacks the nonce and
+// is ignored, as protobuf ignores any unknown field. A report of an
+// unusual shape is left to protobuf whole.
 const (
 	fieldInventory = 8  // Report.inventory
 	fieldSoftware  = 9  // Inventory.software
@@ -43,6 +47,14 @@ func (Codec) Name() string { return protoenc.Name }
 // Marshal encodes v with protobuf.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) { return protoCodec.Marshal(v) }
 
+// asideNonce marks the lists this process set aside.
+var asideNonce = func() (n [8]byte) {
+	if _, err := rand.Read(n[:]); err != nil {
+		panic(err)
+	}
+	return n
+}()
+
 var wireBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // Unmarshal decodes data into v, setting a report's software list aside.
@@ -51,15 +63,21 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return protoCodec.Unmarshal(data, v)
 	}
-	buf := wireBufs.Get().(*[]byte)
-	b := (*buf)[:0]
+	in, out := wireBufs.Get().(*[]byte), wireBufs.Get().(*[]byte)
+	b := (*in)[:0]
 	for _, x := range data {
 		b = append(b, x.ReadOnlyData()...)
 	}
-	setSoftwareAside(b)
-	err := proto.Unmarshal(b, m) // copies what it keeps
-	if *buf = b; cap(b) <= 1<<20 {
-		wireBufs.Put(buf)
+	src := b
+	if moved, ok := setSoftwareAside((*out)[:0], b); ok {
+		*out, src = moved, moved
+	}
+	err := proto.Unmarshal(src, m) // copies what it keeps
+	*in = b
+	for _, p := range [...]*[]byte{in, out} { // distinct arrays: a shared one would be overwritten while read
+		if cap(*p) <= 1<<20 {
+			wireBufs.Put(p)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("decode report: %w", err)
@@ -67,34 +85,59 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
-// setSoftwareAside renumbers the software field of b's inventory in place
-// when b has exactly one inventory holding exactly one software list.
-func setSoftwareAside(b []byte) {
-	inv, ok := onlyField(b, fieldInventory)
-	if !ok || inv == nil {
-		return
+// setSoftwareAside appends to dst report b with its inventory's software
+// list moved to field softwareAside behind the nonce. ok is false (and
+// dst unchanged) unless b has exactly one inventory holding exactly one
+// software list and no field softwareAside.
+func setSoftwareAside(dst, b []byte) ([]byte, bool) {
+	it, iv, ie := findOnly(b, fieldInventory)
+	if it < 0 {
+		return dst, false
 	}
-	pos := -1
-	for i := 0; i < len(inv); {
-		num, typ, n := protowire.ConsumeTag(inv[i:])
-		if n < 0 || num == softwareAside {
-			return
+	inv := b[iv:ie]
+	st, sv, se := findOnly(inv, fieldSoftware)
+	if at, _, _ := findOnly(inv, softwareAside); st < 0 || at != -1 {
+		return dst, false
+	}
+	list := inv[sv:se]
+	aside := len(asideNonce) + len(list)
+	invLen := len(inv) - (se - st) + protowire.SizeTag(softwareAside) + protowire.SizeBytes(aside)
+	dst = append(dst, b[:it]...)
+	dst = protowire.AppendTag(dst, fieldInventory, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(invLen))
+	dst = append(dst, inv[:st]...)
+	dst = append(dst, inv[se:]...)
+	dst = protowire.AppendTag(dst, softwareAside, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(aside))
+	dst = append(dst, asideNonce[:]...)
+	dst = append(dst, list...)
+	return append(dst, b[ie:]...), true
+}
+
+// findOnly locates the one length-delimited field num of message b: where
+// its tag starts and its value's bounds. tag is -1 when the field is
+// absent, -2 when b is malformed or has the field twice.
+func findOnly(b []byte, num protowire.Number) (tag, start, end int) {
+	tag = -1
+	for i := 0; i < len(b); {
+		n, typ, l := protowire.ConsumeTag(b[i:])
+		if l < 0 {
+			return -2, 0, 0
 		}
-		if num == fieldSoftware && typ == protowire.BytesType {
-			if pos >= 0 || n != 1 {
-				return
-			}
-			pos = i
-		}
-		m := protowire.ConsumeFieldValue(num, typ, inv[i+n:])
+		m := protowire.ConsumeFieldValue(n, typ, b[i+l:])
 		if m < 0 {
-			return
+			return -2, 0, 0
 		}
-		i += n + m
+		if n == num && typ == protowire.BytesType {
+			if tag != -1 {
+				return -2, 0, 0
+			}
+			_, vl := protowire.ConsumeVarint(b[i+l:])
+			tag, start, end = i, i+l+vl, i+l+m
+		}
+		i += l + m
 	}
-	if pos >= 0 {
-		inv[pos] = byte(protowire.EncodeTag(softwareAside, protowire.BytesType))
-	}
+	return tag, start, end
 }
 
 // onlyField returns the bytes of field num of message b (length-delimited),
@@ -133,9 +176,10 @@ func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, er
 		return nil, false, nil
 	}
 	list, _ := onlyField(raw, softwareAside)
-	if list == nil {
-		return nil, false, nil
+	if len(list) < len(asideNonce) || !bytes.Equal(list[:len(asideNonce)], asideNonce[:]) {
+		return nil, false, nil // none, or an agent's field: unknown, ignored
 	}
+	list = list[len(asideNonce):]
 	pkgs = make([]reconcile.Package, 0, len(list)/64)
 	for len(list) > 0 {
 		num, typ, n := protowire.ConsumeTag(list)

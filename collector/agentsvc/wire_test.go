@@ -1,6 +1,7 @@
 package agentsvc
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 
@@ -102,6 +103,14 @@ func TestCodecOddShapes(t *testing.T) {
 			r = protowire.AppendString(r, "b")
 			r = protowire.AppendTag(r, 8, protowire.BytesType)
 			return protowire.AppendBytes(r, inv)
+		}(),
+		// An agent's own field 15 is unknown to protobuf and ignored,
+		// garbage or a software list alike.
+		"agent's field 15": []byte("\n\nfuzz-agent\x12\x02b1\x18\x01 \x01B\x11z\x0f000000000000000"),
+		"agent's list in field 15": func() []byte {
+			b := sw(pkg)
+			b[bytes.IndexByte(b, 0x4a)] = 0x7a // field 9 → 15, as an agent could send it
+			return b
 		}(),
 		"truncated item": func() []byte {
 			list := protowire.AppendTag(nil, 1, protowire.BytesType)
