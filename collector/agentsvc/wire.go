@@ -140,32 +140,6 @@ func findOnly(b []byte, num protowire.Number) (tag, start, end int) {
 	return tag, start, end
 }
 
-// onlyField returns the bytes of field num of message b (length-delimited),
-// nil when absent; ok is false when b is malformed or has the field twice.
-func onlyField(b []byte, num protowire.Number) (field []byte, ok bool) {
-	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return nil, false
-		}
-		b = b[l:]
-		if n == num && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 || field != nil {
-				return nil, false
-			}
-			field, b = v, b[m:]
-			continue
-		}
-		m := protowire.ConsumeFieldValue(n, typ, b)
-		if m < 0 {
-			return nil, false
-		}
-		b = b[m:]
-	}
-	return field, true
-}
-
 var errBadSoftware = errors.New("bad software list")
 
 // asideSoftware returns the software list the codec set aside in an
@@ -175,7 +149,10 @@ func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, er
 	if len(raw) == 0 {
 		return nil, false, nil
 	}
-	list, _ := onlyField(raw, softwareAside)
+	var list []byte
+	if tag, start, end := findOnly(raw, softwareAside); tag >= 0 {
+		list = raw[start:end]
+	}
 	if len(list) < len(asideNonce) || !bytes.Equal(list[:len(asideNonce)], asideNonce[:]) {
 		return nil, false, nil // none, or an agent's field: unknown, ignored
 	}
