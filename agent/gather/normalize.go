@@ -43,10 +43,7 @@ func Normalize(inv *parcv1.Inventory) {
 		}
 	}
 	if s := inv.GetSoftware(); s != nil {
-		slices.SortFunc(s.Items, func(a, b *parcv1.Software) int {
-			return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Name, b.Name),
-				strings.Compare(a.Arch, b.Arch), strings.Compare(a.Version, b.Version))
-		})
+		slices.SortFunc(s.Items, CompareSoftware)
 	}
 	if s := inv.GetServices(); s != nil {
 		slices.SortFunc(s.Items, func(a, b *parcv1.Service) int { return strings.Compare(a.Name, b.Name) })
@@ -55,6 +52,14 @@ func Normalize(inv *parcv1.Inventory) {
 		slices.SortFunc(s.Listening, compareSocket)
 		slices.SortFunc(s.Connections, compareSocket)
 	}
+}
+
+// CompareSoftware orders packages by name, architecture, source and
+// version: the collector keys installs by (name, arch, source) and keeps
+// them in that order, so a list in this order needs no sorting there.
+func CompareSoftware(a, b *parcv1.Software) int {
+	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Arch, b.Arch),
+		strings.Compare(a.Source, b.Source), strings.Compare(a.Version, b.Version))
 }
 
 func compareSocket(a, b *parcv1.Socket) int {

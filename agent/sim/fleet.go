@@ -10,9 +10,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"time"
 
+	"parc/agent/gather"
 	parcv1 "parc/proto/parc/v1"
 )
 
@@ -187,7 +188,8 @@ func (h *Host) build(runID string) {
 	for k := range picked {
 		idx = append(idx, k)
 	}
-	sort.Ints(idx)
+	// In the order a real agent sends them (gather.Normalize).
+	slices.SortFunc(idx, func(a, b int) int { return gather.CompareSoftware(cat.Items[a], cat.Items[b]) })
 	h.swIdx = idx
 	for _, k := range idx {
 		if r.IntN(100) < 3 {
