@@ -96,6 +96,7 @@ type Engine struct {
 	st  store.Store
 	cfg Config
 
+	limits     store.Limits // the store's, for batches
 	gmu        sync.Mutex
 	queue      []*pendingReport
 	committers int
@@ -127,7 +128,7 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.WriteBudget <= 0 {
 		cfg.WriteBudget = store.MaxTxnOps - 16
 	}
-	return &Engine{st: st, cfg: cfg}
+	return &Engine{st: st, cfg: cfg, limits: store.LimitsOf(st)}
 }
 
 // Result says what applying a report did.

@@ -28,12 +28,15 @@ type pendingReport struct {
 	done chan struct{}
 }
 
-// Estimates that bound a batch (the fallback covers a wrong guess).
-const (
-	batchWrites = store.MaxTxnOps - 8
-	batchBytes  = store.MaxTxnBytes / 2
-	batchMax    = 64
-)
+// batchMax is the most reports in one batch. The store's limits
+// (store.LimitsOf: Badger takes wide transactions, etcd the portable
+// ones) bound it further, through an estimate of each report's writes and
+// bytes; the fallback covers a wrong guess.
+const batchMax = 64
+
+// pkgBytes estimates the bytes a package adds to a transaction: its share of
+// the software record, which is smaller compressed but never larger.
+const pkgBytes = 64
 
 // maxCommitters is how many batches are prepared at once: while one
 // commits, another applies its reports on the other core.
@@ -45,13 +48,13 @@ func cost(r *Report) (writes, bytes int) {
 	case r.Kind == Heartbeat:
 		return 3, 512
 	case r.Kind == Full:
-		return 64, 4096 + 160*len(r.Inventory.Software)
+		return 64, 4096 + pkgBytes*len(r.Inventory.Software)
 	}
 	writes, bytes = 4, 1024
 	for s := range r.Sections {
 		switch s {
 		case SecSoftware:
-			writes, bytes = writes+3, bytes+160*len(r.Inventory.Software)
+			writes, bytes = writes+3, bytes+pkgBytes*len(r.Inventory.Software)
 		case SecSockets:
 			writes += 8
 		case SecSystem, SecFirmware, SecCPU, SecDisks, SecNICs, SecDevices:
@@ -100,9 +103,10 @@ func (e *Engine) takeBatch() []*pendingReport {
 	var batch, rest []*pendingReport
 	agents := map[string]bool{}
 	writes, bytes := 0, 0
+	maxWrites, maxBytes := e.limits.Ops-8, e.limits.Bytes/2
 	for i, p := range e.queue {
 		w, b := cost(p.r)
-		if len(batch) > 0 && (len(batch) >= batchMax || writes+w > batchWrites || bytes+b > batchBytes) {
+		if len(batch) > 0 && (len(batch) >= batchMax || writes+w > maxWrites || bytes+b > maxBytes) {
 			rest = append(rest, e.queue[i:]...)
 			break
 		}
@@ -139,15 +143,15 @@ func (e *Engine) commitBatch(batch []*pendingReport) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rev, err := e.st.Update(ctx, func(stx store.Txn) error {
-		ct := &countingTxn{Txn: stx}
 		for _, p := range batch {
 			p.res = Result{}
-			before := ct.n
+			// Counted per report: each has its own WriteBudget.
+			ct := &countingTxn{Txn: stx}
 			tx := cmdb.NewTx(ctx, ct, "agent:"+p.r.AgentID, p.now)
 			if err := e.apply(ctx, tx, p.r, &p.res); err != nil {
 				return err
 			}
-			p.res.Writes = ct.n - before
+			p.res.Writes = ct.n
 		}
 		return nil
 	})

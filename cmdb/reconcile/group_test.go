@@ -10,6 +10,7 @@ import (
 
 	"parc/cmdb"
 	"parc/cmdb/reconcile"
+	"parc/cmdb/store"
 	"parc/cmdb/store/teststore"
 )
 
@@ -70,4 +71,48 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("the failed report moved its agent to seq %d (%v)", rec.Seq, err)
 	}
 	t.Logf("%d reports in %d commits", n-1, len(revs))
+}
+
+// TestGroupCommitFullReports applies concurrent first-time full reports of
+// 800 packages: on a store with wide transactions (Badger) several share a
+// commit, and every host comes out whole either way.
+func TestGroupCommitFullReports(t *testing.T) {
+	st := teststore.Open(t)
+	var slow sync.Once
+	e := reconcile.New(st, reconcile.Config{OnApplied: func(*cmdb.Tx, *reconcile.Report, *reconcile.Result) error {
+		slow.Do(func() { time.Sleep(50 * time.Millisecond) }) // let the others queue
+		return nil
+	}})
+	const n = 24
+	var wg sync.WaitGroup
+	results := make([]reconcile.Result, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = e.Apply(context.Background(), benchReport(1000+i, 1), t0)
+		}()
+	}
+	wg.Wait()
+	revs := map[int64]int{}
+	biggest := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("report %d: %v", i, errs[i])
+		}
+		if !results[i].Created || results[i].Writes < 20 {
+			t.Errorf("report %d: %+v", i, results[i])
+		}
+		revs[results[i].Rev]++
+		biggest = max(biggest, revs[results[i].Rev])
+		sw, err := cmdb.NewGraph(st).Software(context.Background(), results[i].HostID)
+		if err != nil || len(sw.Items) != 800 {
+			t.Fatalf("host %d software: %d items, %v", i, len(sw.Items), err)
+		}
+	}
+	if store.LimitsOf(st).Ops > store.MaxTxnOps && biggest < 2 {
+		t.Errorf("%d full reports took %d commits: none shared one", n, len(revs))
+	}
+	t.Logf("%d full reports in %d commits (largest %d)", n, len(revs), biggest)
 }

@@ -119,7 +119,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		// memtables take 1.2 MiB batches, and since values from 8 KiB go to
 		// the value log, the largest transaction (128 writes) is at most
 		// 1 MiB of values inline plus keys; its feed record, past the
-		// threshold, is a pointer. Badger pools up to eight table builders
+		// threshold, is a pointer. The wide shape (wideLimits) is at most
+		// 1 MiB inline too. Badger pools up to eight table builders
 		// of twice the memtable size on the Go heap, and keeps its
 		// memtables there: both scale with MemTableSize.
 		WithMemTableSize(8 << 20).
@@ -329,10 +330,19 @@ func (s *Store) Update(ctx context.Context, fn func(store.Txn) error) (int64, er
 	}
 }
 
+// wideLimits is the second transaction shape Badger accepts besides
+// store.Portable: many small writes (group commit batches whole reports).
+// Inline it is at most 1 MiB of keys and values plus about 24 bytes a
+// write, within a memtable's 1.2 MiB batch limit.
+var wideLimits = store.Limits{Ops: 1024, Bytes: 1 << 20}
+
+// WideLimits returns the wide transaction shape this store accepts.
+func (s *Store) WideLimits() store.Limits { return wideLimits }
+
 func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	btx := s.db.NewTransaction(true)
 	defer btx.Discard()
-	tx := &txn{reader: reader{btx}, writes: make(map[string]*change)}
+	tx := &txn{reader: reader{btx}, writes: make(map[string]*change), size: store.TxnSize{Wide: wideLimits}}
 	if err := fn(tx); err != nil {
 		return 0, err
 	}

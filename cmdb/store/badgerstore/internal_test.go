@@ -378,3 +378,18 @@ func TestPrevFromEarlierRead(t *testing.T) {
 		t.Fatalf("feed %q, want %q", got, want)
 	}
 }
+
+// The conformance test checks the wide shape only for a store that has one:
+// make sure this one does, in both modes.
+func TestWideLimits(t *testing.T) {
+	for _, o := range []Options{{}, {InMemory: true}} {
+		s, err := Open(t.TempDir(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := store.LimitsOf(s); got != wideLimits || got.Ops <= store.MaxTxnOps {
+			t.Errorf("LimitsOf = %+v, want %+v", got, wideLimits)
+		}
+		s.Close()
+	}
+}

@@ -449,8 +449,10 @@ func testLimitValueSize(t *testing.T, s store.Store) {
 }
 
 func testLimitTxnOps(t *testing.T, s store.Store) {
+	// A store with a wide shape takes more small writes (store.LimitsOf).
+	maxOps := max(store.MaxTxnOps, store.LimitsOf(s).Ops)
 	expectTooLarge(t, s, func(tx store.Txn) error {
-		for i := range store.MaxTxnOps + 1 {
+		for i := range maxOps + 1 {
 			if err := tx.Put(fmt.Appendf(nil, "k%04d", i), []byte("v")); err != nil {
 				return err
 			}
@@ -458,7 +460,7 @@ func testLimitTxnOps(t *testing.T, s store.Store) {
 		return nil
 	}, "k0000")
 	_, err := s.Update(ctxT(t), func(tx store.Txn) error {
-		for i := range store.MaxTxnOps {
+		for i := range maxOps {
 			if err := tx.Put(fmt.Appendf(nil, "k%04d", i), []byte("v")); err != nil {
 				return err
 			}
@@ -466,10 +468,10 @@ func testLimitTxnOps(t *testing.T, s store.Store) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("Update with MaxTxnOps writes: %v", err)
+		t.Fatalf("Update with %d writes: %v", maxOps, err)
 	}
-	if n := len(scanKeys(t, s, store.Range{Prefix: []byte("k")})); n != store.MaxTxnOps {
-		t.Errorf("wrote %d keys, want %d", n, store.MaxTxnOps)
+	if n := len(scanKeys(t, s, store.Range{Prefix: []byte("k")})); n != maxOps {
+		t.Errorf("wrote %d keys, want %d", n, maxOps)
 	}
 }
 
@@ -486,7 +488,23 @@ func testLimitTxnBytes(t *testing.T, s store.Store) {
 	// (8100 bytes: just under Badger's value threshold, all inline), and
 	// few big ones (kept ~10% under MaxTxnBytes, as etcd counts its
 	// request overhead against the same figure).
-	for _, shape := range []struct{ n, size int }{{store.MaxTxnOps, 11000}, {store.MaxTxnOps, 8100}, {4, 350 << 10}} {
+	shapes := []struct{ n, size int }{{store.MaxTxnOps, 11000}, {store.MaxTxnOps, 8100}, {4, 350 << 10}}
+	if w := store.LimitsOf(s); w.Ops > store.MaxTxnOps {
+		// The wide shape: more writes than MaxTxnOps, filling its bytes
+		// with values just under Badger's value threshold (all inline),
+		// and as many writes as it takes, of small values.
+		n := w.Bytes / (8100 + len("big0000"))
+		shapes = append(shapes, struct{ n, size int }{n, 8100}, struct{ n, size int }{w.Ops, w.Bytes/w.Ops - len("big0000")})
+		expectTooLarge(t, s, func(tx store.Txn) error {
+			for i := range n + 1 {
+				if err := tx.Put(fmt.Appendf(nil, "w%04d", i), make([]byte, 8100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, "w0000")
+	}
+	for _, shape := range shapes {
 		_, err := s.Update(ctxT(t), func(tx store.Txn) error {
 			for i := range shape.n {
 				if err := tx.Put(fmt.Appendf(nil, "big%04d", i), make([]byte, shape.size)); err != nil {
