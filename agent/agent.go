@@ -39,8 +39,11 @@ type agent struct {
 	dropped  int
 
 	forceFull atomic.Bool
-	wake      chan struct{} // a report was spooled
-	cycleNow  chan struct{} // the collector asked for a resync
+	// softwareChanges follows the collector's last Ack: it applies
+	// package changes (Report.software_changes).
+	softwareChanges atomic.Bool
+	wake            chan struct{} // a report was spooled
+	cycleNow        chan struct{} // the collector asked for a resync
 }
 
 // deliverTimeout bounds the wait for one Ack.

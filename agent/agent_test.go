@@ -421,3 +421,83 @@ func TestRunsNeverOverlap(t *testing.T) {
 		t.Fatalf("%d gathers ran at once (of %d)", maxRunning, runs)
 	}
 }
+
+// TestSoftwareChanges: to a collector that applies them, a software change
+// goes as the packages that changed, on top of the hash it was last sent;
+// when a collector that does not apply them takes such a report (spooled
+// before the switch), the agent restates everything in a FULL report.
+func TestSoftwareChanges(t *testing.T) {
+	srv := fakecollector.Start(t)
+	srv.SetSoftwareChanges(true)
+	m := &machine{software: []string{"bash", "curl", "less", "vim"}, fsUsed: 500}
+	cfg := testConfig(t, srv, nil)
+	cfg.Gatherers = m.gatherers()
+	cfg.HeartbeatInterval = 5 * time.Millisecond
+	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 20*time.Millisecond
+	cfg.SMART = false
+	stop := runDaemon(t, cfg)
+	ctx := waitCtx(t)
+	n := len(srv.Wait(ctx, 3))
+	m.set("bash", "curl", "less", "nginx", "vim")
+	got := srv.Wait(ctx, n+2)
+	var d *parcv1.Report
+	for _, r := range got {
+		if r.Kind == parcv1.Report_DELTA {
+			d = r
+			break
+		}
+	}
+	if d == nil {
+		t.Fatal("no delta after a software change")
+	}
+	c := d.GetSoftwareChanges()
+	if c == nil || d.Inventory.GetSoftware() != nil || len(c.Set) != 1 || c.Set[0].Name != "nginx" || len(c.Removed) != 0 {
+		t.Fatalf("delta = changes %v, section %v; want nginx set", c, d.Inventory.GetSoftware())
+	}
+	if c.Base != got[0].SectionHashes["software"] || d.SectionHashes["software"] == c.Base {
+		t.Errorf("changes apply to %s, want the FULL report's %s", c.Base, got[0].SectionHashes["software"])
+	}
+
+	// A collector that does not apply package changes takes over.
+	srv.Stop()
+	m.set("bash", "curl", "less", "nginx")
+	spoolDir := filepath.Join(cfg.StateDir, "spool")
+	for !spooledChanges(spoolDir) && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	srv.SetSoftwareChanges(false)
+	before := len(srv.Reports())
+	srv.Up()
+	var full bool
+	for !full && ctx.Err() == nil {
+		for _, r := range srv.Wait(ctx, len(srv.Reports())+1)[before:] {
+			full = full || r.Kind == parcv1.Report_FULL
+		}
+	}
+	stop()
+	var sawChanges bool
+	for _, r := range srv.Reports()[before:] {
+		if r.GetSoftwareChanges() != nil {
+			sawChanges = true
+		}
+		if r.Kind == parcv1.Report_FULL && !sawChanges {
+			t.Fatal("FULL report before the changes it restates")
+		}
+	}
+	if !sawChanges || !full {
+		t.Errorf("spooled changes delivered %v, FULL report after them %v", sawChanges, full)
+	}
+}
+
+// spooledChanges reports whether a spooled report carries package changes.
+func spooledChanges(dir string) bool {
+	des, _ := os.ReadDir(dir)
+	for _, d := range des {
+		b, err := os.ReadFile(filepath.Join(dir, d.Name()))
+		var r parcv1.Report
+		if err == nil && strings.HasSuffix(d.Name(), ".report") && proto.Unmarshal(b, &r) == nil && r.SoftwareChanges != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -19,6 +19,7 @@ func (a *agent) cycle(ctx context.Context, full bool) (idx uint64, spooled bool,
 	start := time.Now()
 	res := gatherRun(ctx, a)
 	full = a.forceFull.Swap(false) || full
+	a.tracker.SoftwareChanges = a.softwareChanges.Load()
 	p := a.tracker.Next(res.Inventory, full)
 	if p.Kind == parcv1.Report_FULL {
 		a.monitor.Reset() // a FULL report restates every open problem
@@ -47,6 +48,9 @@ func (a *agent) cycle(ctx context.Context, full bool) (idx uint64, spooled bool,
 		SectionHashes: p.Hashes,
 		Inventory:     p.Inventory,
 		Events:        events,
+		// Package changes instead of a changed software list, when the
+		// collector applies them.
+		SoftwareChanges: p.SoftwareChanges,
 	}
 	if sendErrs {
 		r.Errors = errs

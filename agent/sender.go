@@ -81,8 +81,18 @@ func (a *agent) drain(ctx context.Context, until uint64) error {
 		if err := a.spool.Remove(idx); err != nil {
 			a.log.Error("cannot remove acknowledged report", "err", err)
 		}
-		if ack.GetResync() {
-			a.log.Info("collector asked for a full report")
+		a.softwareChanges.Store(ack.GetSoftwareChanges())
+		resync := ack.GetResync()
+		if r.GetSoftwareChanges() != nil && !ack.GetSoftwareChanges() {
+			// Spooled for a collector that applied package changes, taken
+			// by one that does not: it ignored them, so restate all.
+			a.log.Info("collector does not apply package changes: sending a full report")
+			resync = true
+		}
+		if resync {
+			if ack.GetResync() {
+				a.log.Info("collector asked for a full report")
+			}
 			a.forceFull.Store(true)
 			select {
 			case a.cycleNow <- struct{}{}:

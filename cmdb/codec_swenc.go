@@ -22,36 +22,41 @@ func appendSoftwareCBOR(dst []byte, rec *SoftwareRecord) []byte {
 	}
 	dst = appendCBORHead(dst, 4, uint64(len(rec.Items)))
 	for i := range rec.Items {
-		it := &rec.Items[i]
-		n := byte(3)
-		for _, s := range [...]string{it.Arch, it.Publisher, it.Source} {
-			if s != "" {
-				n++
-			}
-		}
-		if it.Installed != 0 {
+		dst = appendInstalledCBOR(dst, &rec.Items[i])
+	}
+	return dst
+}
+
+// appendInstalledCBOR appends the CBOR of one package of a software record.
+func appendInstalledCBOR(dst []byte, it *Installed) []byte {
+	n := byte(3)
+	for _, s := range [...]string{it.Arch, it.Publisher, it.Source} {
+		if s != "" {
 			n++
 		}
-		dst = append(dst, 0xa0|n) // map(n), n <= 7
-		dst = appendCBORText(append(dst, 0x01), it.Title)
-		dst = appendCBORText(append(dst, 0x02), it.Name)
-		dst = appendCBORText(append(dst, 0x03), it.Version)
-		if it.Arch != "" {
-			dst = appendCBORText(append(dst, 0x04), it.Arch)
-		}
-		if it.Publisher != "" {
-			dst = appendCBORText(append(dst, 0x05), it.Publisher)
-		}
-		if it.Source != "" {
-			dst = appendCBORText(append(dst, 0x06), it.Source)
-		}
-		switch {
-		case it.Installed > 0:
-			dst = appendCBORHead(append(dst, 0x07), 0, uint64(it.Installed))
-		case it.Installed < 0:
-			// -1-x in two's complement is ^x, which also covers MinInt64.
-			dst = appendCBORHead(append(dst, 0x07), 1, uint64(^it.Installed))
-		}
+	}
+	if it.Installed != 0 {
+		n++
+	}
+	dst = append(dst, 0xa0|n) // map(n), n <= 7
+	dst = appendCBORText(append(dst, 0x01), it.Title)
+	dst = appendCBORText(append(dst, 0x02), it.Name)
+	dst = appendCBORText(append(dst, 0x03), it.Version)
+	if it.Arch != "" {
+		dst = appendCBORText(append(dst, 0x04), it.Arch)
+	}
+	if it.Publisher != "" {
+		dst = appendCBORText(append(dst, 0x05), it.Publisher)
+	}
+	if it.Source != "" {
+		dst = appendCBORText(append(dst, 0x06), it.Source)
+	}
+	switch {
+	case it.Installed > 0:
+		dst = appendCBORHead(append(dst, 0x07), 0, uint64(it.Installed))
+	case it.Installed < 0:
+		// -1-x in two's complement is ^x, which also covers MinInt64.
+		dst = appendCBORHead(append(dst, 0x07), 1, uint64(^it.Installed))
 	}
 	return dst
 }

@@ -1,8 +1,11 @@
 package delta
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -74,6 +77,11 @@ func sectionOf(r protoreflect.Message, fd protoreflect.FieldDescriptor) proto.Me
 // Tracker remembers the sections last handed out and computes the next
 // payload. It is not safe for concurrent use.
 type Tracker struct {
+	// SoftwareChanges sends a changed software list as the packages that
+	// changed (Payload.SoftwareChanges) rather than whole: set it once the
+	// collector says it applies them (Ack.software_changes).
+	SoftwareChanges bool
+
 	last   *parcv1.Inventory
 	hashes map[string]string
 }
@@ -88,6 +96,10 @@ type Payload struct {
 	Hashes map[string]string
 	// Changed names the sections a DELTA carries.
 	Changed []string
+	// SoftwareChanges, in a DELTA with Tracker.SoftwareChanges set, stands
+	// for the software section (then unset in Inventory): the packages
+	// that changed since the last payload.
+	SoftwareChanges *parcv1.SoftwareChanges
 }
 
 // Next compares inv with what was handed out last and returns the payload.
@@ -106,6 +118,7 @@ func (t *Tracker) Next(inv *parcv1.Inventory, full bool) Payload {
 	}
 	out := &parcv1.Inventory{}
 	var changed []string
+	var swChanges *parcv1.SoftwareChanges
 	src, dst := cur.ProtoReflect(), out.ProtoReflect()
 	fields := src.Descriptor().Fields()
 	for i := range fields.Len() {
@@ -115,6 +128,13 @@ func (t *Tracker) Next(inv *parcv1.Inventory, full bool) Payload {
 			continue
 		}
 		changed = append(changed, name)
+		if name == "software" && t.SoftwareChanges {
+			if c, ok := SoftwareDiff(t.last.GetSoftware(), cur.GetSoftware()); ok {
+				c.Base = t.hashes[name]
+				swChanges = c
+				continue
+			}
+		}
 		if src.Has(fd) {
 			dst.Set(fd, protoreflect.ValueOfMessage(proto.Clone(src.Get(fd).Message().Interface()).ProtoReflect()))
 		}
@@ -123,7 +143,52 @@ func (t *Tracker) Next(inv *parcv1.Inventory, full bool) Payload {
 	if len(changed) == 0 {
 		return Payload{Kind: parcv1.Report_HEARTBEAT, Hashes: hashes}
 	}
-	return Payload{Kind: parcv1.Report_DELTA, Inventory: out, Hashes: hashes, Changed: changed}
+	return Payload{Kind: parcv1.Report_DELTA, Inventory: out, Hashes: hashes, Changed: changed, SoftwareChanges: swChanges}
+}
+
+type pkgKey struct{ name, arch, source string }
+
+// SoftwareDiff returns the packages set (added or changed) and removed
+// from before to after, each sorted as gather.Normalize sorts, without
+// Base. It declines (false) when either list holds a (name, arch, source)
+// twice, which only a whole list says right, and when more than half of
+// after changed, which the whole list says in fewer bytes.
+func SoftwareDiff(before, after *parcv1.SoftwareList) (*parcv1.SoftwareChanges, bool) {
+	old := make(map[pkgKey]*parcv1.Software, len(before.GetItems()))
+	for _, p := range before.GetItems() {
+		k := pkgKey{p.GetName(), p.GetArch(), p.GetSource()}
+		if old[k] != nil {
+			return nil, false
+		}
+		old[k] = p
+	}
+	c := &parcv1.SoftwareChanges{}
+	seen := make(map[pkgKey]bool, len(after.GetItems()))
+	for _, p := range after.GetItems() {
+		k := pkgKey{p.GetName(), p.GetArch(), p.GetSource()}
+		if seen[k] {
+			return nil, false
+		}
+		seen[k] = true
+		if o := old[k]; o == nil || !proto.Equal(o, p) {
+			c.Set = append(c.Set, proto.Clone(p).(*parcv1.Software))
+		}
+	}
+	for _, p := range before.GetItems() {
+		if !seen[pkgKey{p.GetName(), p.GetArch(), p.GetSource()}] {
+			c.Removed = append(c.Removed, &parcv1.Software{Name: p.GetName(), Arch: p.GetArch(), Source: p.GetSource()})
+		}
+	}
+	if 2*(len(c.Set)+len(c.Removed)) > len(after.GetItems()) {
+		return nil, false
+	}
+	slices.SortFunc(c.Set, compareKey)
+	slices.SortFunc(c.Removed, compareKey)
+	return c, true
+}
+
+func compareKey(a, b *parcv1.Software) int {
+	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Arch, b.Arch), strings.Compare(a.Source, b.Source))
 }
 
 // Current returns the inventory as last handed out (nil before the first

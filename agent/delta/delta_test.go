@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -67,5 +68,62 @@ func TestTrackerKinds(t *testing.T) {
 	}
 	if p := tr.Next(inv(), true); p.Kind != parcv1.Report_FULL {
 		t.Fatalf("forced = %v", p.Kind)
+	}
+}
+
+func pkgNames(l []*parcv1.Software) (out []string) {
+	for _, p := range l {
+		out = append(out, p.Name+"@"+p.Version)
+	}
+	return out
+}
+
+// TestTrackerSoftwareChanges: with SoftwareChanges set, a changed list goes
+// as the packages that changed, on top of the hash the collector was sent.
+func TestTrackerSoftwareChanges(t *testing.T) {
+	var tr Tracker
+	first := tr.Next(inv("a", "b", "c", "d", "e", "g", "h"), false)
+	next := inv("a", "b", "d", "e", "f", "g", "h")
+	next.Software.Items[0].Version = "2" // a upgraded, c removed, f added
+	tr.SoftwareChanges = true
+	p := tr.Next(next, false)
+	if p.Kind != parcv1.Report_DELTA || p.Inventory.Software != nil || p.SoftwareChanges == nil {
+		t.Fatalf("payload: kind %v, section %v, changes %v", p.Kind, p.Inventory.GetSoftware(), p.SoftwareChanges)
+	}
+	c := p.SoftwareChanges
+	if c.Base != first.Hashes["software"] || p.Hashes["software"] == c.Base {
+		t.Errorf("base %s, want the previous hash %s", c.Base, first.Hashes["software"])
+	}
+	if got := fmt.Sprint(pkgNames(c.Set), pkgNames(c.Removed)); got != "[a@2 f@1] [c@]" {
+		t.Errorf("changes = %s", got)
+	}
+	// Most of the list changed: whole is shorter.
+	p = tr.Next(inv("v", "w", "x", "y", "z"), false)
+	if p.SoftwareChanges != nil || len(p.Inventory.GetSoftware().GetItems()) != 5 {
+		t.Errorf("a replaced list went as changes: %v", p.SoftwareChanges)
+	}
+	// Without the collector's support, the section goes whole.
+	tr.SoftwareChanges = false
+	if p := tr.Next(inv("v", "w", "x", "y"), false); p.SoftwareChanges != nil || p.Inventory.GetSoftware() == nil {
+		t.Errorf("changes sent to a collector that does not apply them")
+	}
+}
+
+func TestSoftwareDiffDeclinesDuplicates(t *testing.T) {
+	twice := &parcv1.SoftwareList{Items: []*parcv1.Software{{Name: "kernel", Version: "1"}, {Name: "kernel", Version: "2"}, {Name: "a"}, {Name: "b"}, {Name: "c"}}}
+	once := &parcv1.SoftwareList{Items: []*parcv1.Software{{Name: "kernel", Version: "2"}, {Name: "a"}, {Name: "b"}, {Name: "c"}}}
+	if _, ok := SoftwareDiff(twice, once); ok {
+		t.Error("diff from a list with a key twice")
+	}
+	if _, ok := SoftwareDiff(once, twice); ok {
+		t.Error("diff to a list with a key twice")
+	}
+	// The same name from two sources, or for two architectures, is two packages.
+	a := &parcv1.SoftwareList{Items: []*parcv1.Software{{Name: "x", Source: "dpkg"}, {Name: "x", Source: "snap"}, {Name: "x", Arch: "i386"}, {Name: "y"}}}
+	b := proto.Clone(a).(*parcv1.SoftwareList)
+	b.Items[1].Version = "2"
+	c, ok := SoftwareDiff(a, b)
+	if !ok || len(c.Set) != 1 || c.Set[0].Source != "snap" || len(c.Removed) != 0 {
+		t.Errorf("diff = %v, %v", c, ok)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"parc/agent/delta"
 	"parc/agent/gather"
 	parcv1 "parc/proto/parc/v1"
 )
@@ -97,6 +98,11 @@ type Host struct {
 	fleet   *Fleet
 	fsUsed  uint64
 	conns   []*parcv1.Socket
+	// swHash is the hash of the software section last sent.
+	swHash string
+	// SoftwareChanges follows the collector's last Ack: send package
+	// changes rather than a changed software section, as parc-agent does.
+	SoftwareChanges bool
 }
 
 // Fleet is every simulated host.
@@ -257,14 +263,16 @@ func (h *Host) inventory(sections map[string]bool) *parcv1.Inventory {
 // Full returns the host's next report, a full inventory.
 func (h *Host) Full() *parcv1.Report {
 	h.Seq++
+	h.swHash = delta.Hash(&parcv1.SoftwareList{Items: h.sw})
 	return &parcv1.Report{AgentId: h.AgentID, BootId: h.BootID, Sequence: h.Seq, Kind: parcv1.Report_FULL,
-		CollectedAt: time.Now().UnixMilli(), AgentVersion: "sim-1", Inventory: h.inventory(nil)}
+		CollectedAt: time.Now().UnixMilli(), AgentVersion: "sim-1", Inventory: h.inventory(nil),
+		SectionHashes: map[string]string{"software": h.swHash}}
 }
 
 // Delta returns the host's next delta: usually the filesystems section
 // (disk usage moved), sometimes the sockets (new client ports), services,
-// or an upgrade of a few packages (the whole software section, as a real
-// agent sends a changed section).
+// or an upgrade of a few packages (as the packages that changed when the
+// collector applies them, else the whole section, as parc-agent does).
 func (h *Host) Delta() *parcv1.Report {
 	h.Seq++
 	r := h.rnd
@@ -282,6 +290,7 @@ func (h *Host) Delta() *parcv1.Report {
 		secs["services"] = true
 	default:
 		cat := h.fleet.Catalog
+		var changed []int
 		for k := 0; k < 1+r.IntN(4); k++ {
 			j := r.IntN(len(h.sw))
 			if n := h.swIdx[j]; h.sw[j] == cat.Old[n] {
@@ -289,12 +298,32 @@ func (h *Host) Delta() *parcv1.Report {
 			} else {
 				h.sw[j] = cat.Old[n] // a pinned downgrade
 			}
+			changed = append(changed, j)
 		}
-		secs["software"] = true
+		base := h.swHash
+		h.swHash = delta.Hash(&parcv1.SoftwareList{Items: h.sw})
+		rep := &parcv1.Report{AgentId: h.AgentID, BootId: h.BootID, Sequence: h.Seq, Kind: parcv1.Report_DELTA,
+			CollectedAt: time.Now().UnixMilli(), AgentVersion: "sim-1", SectionHashes: map[string]string{"software": h.swHash}}
+		if !h.SoftwareChanges {
+			secs["software"] = true
+			rep.Inventory = h.inventory(secs)
+			return rep
+		}
+		// The packages that changed, in the list's order (which is by key).
+		slices.Sort(changed)
+		c := &parcv1.SoftwareChanges{Base: base}
+		for _, j := range slices.Compact(changed) {
+			c.Set = append(c.Set, h.sw[j])
+		}
+		rep.SoftwareChanges, rep.Inventory = c, &parcv1.Inventory{}
+		return rep
 	}
 	return &parcv1.Report{AgentId: h.AgentID, BootId: h.BootID, Sequence: h.Seq, Kind: parcv1.Report_DELTA,
 		CollectedAt: time.Now().UnixMilli(), AgentVersion: "sim-1", Inventory: h.inventory(secs)}
 }
+
+// Software returns the host's packages as it last reported them.
+func (h *Host) Software() []*parcv1.Software { return h.sw }
 
 // Heartbeat returns the host's next heartbeat.
 func (h *Host) Heartbeat() *parcv1.Report {

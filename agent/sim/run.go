@@ -256,6 +256,7 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 				if ack.GetResync() {
 					resyncs.Add(1)
 				}
+				r.Fleet.Hosts[i].SoftwareChanges = ack.GetSoftwareChanges()
 			}
 		}()
 	}

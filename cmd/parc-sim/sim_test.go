@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -45,7 +46,8 @@ func TestFleetOverGRPC(t *testing.T) {
 	for _, phase := range []struct {
 		name string
 		mk   func(*sim.Host) *parcv1.Report
-	}{{"full", (*sim.Host).Full}, {"delta", (*sim.Host).Delta}, {"delta", (*sim.Host).Delta}, {"heartbeat", (*sim.Host).Heartbeat}} {
+	}{{"full", (*sim.Host).Full}, {"delta", (*sim.Host).Delta}, {"delta", (*sim.Host).Delta}, {"delta", (*sim.Host).Delta},
+		{"delta", (*sim.Host).Delta}, {"delta", (*sim.Host).Delta}, {"heartbeat", (*sim.Host).Heartbeat}} {
 		s := r.Phase(ctx, phase.name, phase.mk)
 		if s.Errors > 0 || s.Resyncs > 0 || s.Reports != 40 {
 			t.Fatalf("%s: %v (first error %v)", phase.name, s, s.FirstErr)
@@ -59,8 +61,16 @@ func TestFleetOverGRPC(t *testing.T) {
 	if len(hosts) != 40 {
 		t.Fatalf("%d computers, want 40", len(hosts))
 	}
-	// Packages vary a few percent per host around the target count.
-	sizes := map[int]bool{}
+	// Packages vary a few percent per host around the target count, and
+	// each host's record is what its agent last reported (upgrades came as
+	// package changes).
+	byName := map[string]*sim.Host{}
+	for _, h := range r.Fleet.Hosts {
+		byName[h.Full().GetInventory().GetSystem().GetHostname()] = h
+		if !h.SoftwareChanges {
+			t.Errorf("agent %s: the collector's Acks do not offer package changes", h.AgentID)
+		}
+	}
 	for _, h := range hosts {
 		rec, err := g.Software(ctx, h.ID)
 		if err != nil {
@@ -69,7 +79,16 @@ func TestFleetOverGRPC(t *testing.T) {
 		if n := len(rec.Items); n < 110 || n > 130 {
 			t.Errorf("%s has %d packages", h.Name, n)
 		}
-		sizes[len(rec.Items)] = true
+		var want, got []string
+		for _, p := range byName[h.Name].Software() {
+			want = append(want, p.Name+"@"+p.Version)
+		}
+		for _, it := range rec.Items {
+			got = append(got, it.Name+"@"+it.Version)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: stored software differs from the agent's", h.Name)
+		}
 	}
 	services, _, _ := g.List(ctx, cmdb.ListOptions{Class: cmdb.ClassService, Limit: 1000})
 	deps, _ := st.Scan(ctx, store.Range{Prefix: []byte(reconcile.PrefixDependency)})

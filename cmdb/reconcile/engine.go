@@ -39,6 +39,9 @@ type AgentRecord struct {
 	Boots map[string]uint64 `cbor:"8,keyasint,omitempty" json:"-"`
 	// Errors are the gatherers that failed in the last report.
 	Errors map[string]string `cbor:"9,keyasint,omitempty" json:"errors,omitempty"`
+	// Software is the agent's hash of the software list the host's record
+	// holds ("" when unknown): package changes apply only on top of it.
+	Software string `cbor:"10,keyasint,omitempty" json:"-"`
 }
 
 // EventRecord is the last report of one health condition on a host.
@@ -176,9 +179,43 @@ func Validate(r *Report) error {
 		return fmt.Errorf("%w: full report without a system section", ErrBadReport)
 	case r.Has(SecSystem) && strings.TrimSpace(r.Inventory.System.Hostname) == "":
 		return fmt.Errorf("%w: system section without a hostname", ErrBadReport)
+	case len(r.SoftwareHash) > 128:
+		return fmt.Errorf("%w: software hash too long", ErrBadReport)
+	}
+	if c := r.SoftwareChanges; c != nil {
+		return validSoftwareChanges(r, c)
 	}
 	return nil
 }
+
+func validSoftwareChanges(r *Report, c *SoftwareChanges) error {
+	switch {
+	case r.Kind != Delta:
+		return fmt.Errorf("%w: package changes outside a delta", ErrBadReport)
+	case r.Has(SecSoftware):
+		return fmt.Errorf("%w: package changes and a software section in one report", ErrBadReport)
+	case c.Base == "" || len(c.Base) > 128 || r.SoftwareHash == "":
+		return fmt.Errorf("%w: package changes without the hashes of their base and result", ErrBadReport)
+	}
+	set := make(map[pkgKey]bool, len(c.Set))
+	for _, p := range c.Set {
+		k := pkgKey{p.Name, p.Arch, p.Source}
+		if strings.TrimSpace(p.Name) == "" || set[k] {
+			return fmt.Errorf("%w: package change without a name, or twice for %q", ErrBadReport, p.Name)
+		}
+		set[k] = true
+	}
+	for _, p := range c.Removed {
+		if k := (pkgKey{p.Name, p.Arch, p.Source}); strings.TrimSpace(p.Name) == "" || set[k] {
+			return fmt.Errorf("%w: package removal without a name, or of %q also set or removed twice", ErrBadReport, p.Name)
+		} else {
+			set[k] = true
+		}
+	}
+	return nil
+}
+
+type pkgKey struct{ name, arch, source string }
 
 // Apply reconciles one report in one transaction: identify the host,
 // update its CI, components and software, and remember the agent's
@@ -228,11 +265,21 @@ func (e *Engine) apply(ctx context.Context, tx *cmdb.Tx, r *Report, res *Result)
 			return err
 		}
 	}
+	// Package changes apply only to the list the host's record holds.
+	patch := r.SoftwareChanges != nil && host != nil && rec.Software != "" && rec.Software == r.SoftwareChanges.Base
 	if r.Kind != Heartbeat {
 		if host == nil && !r.Has(SecSystem) {
 			res.Resync = true
-		} else if host, err = e.applyHost(ctx, tx, host, r, res); err != nil {
+		} else if host, err = e.applyHost(ctx, tx, host, r, patch, res); err != nil {
 			return err
+		}
+		switch {
+		case r.Has(SecSoftware) || patch:
+			rec.Software = r.SoftwareHash
+		case r.SoftwareChanges != nil:
+			// Changes to a list this collector does not hold: drop them
+			// and ask for everything.
+			rec.Software, res.Resync = "", true
 		}
 	} else if host == nil {
 		res.Resync = true
@@ -451,7 +498,7 @@ func (e *Engine) identifyMACHost(tx *cmdb.Tx, ids map[string][]string) (*cmdb.CI
 	return nil, nil
 }
 
-func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *Report, res *Result) (*cmdb.CI, error) {
+func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *Report, patch bool, res *Result) (*cmdb.CI, error) {
 	ids := identifiers(r)
 	var err error
 	var dups []*cmdb.CI
@@ -504,14 +551,19 @@ func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *R
 	if err := e.applyComponents(tx, next, r, res); err != nil {
 		return nil, err
 	}
-	if r.Has(SecSoftware) {
-		changed, err := tx.PutSoftware(next.ID, e.softwareRecord(r.Inventory.Software))
-		if err != nil {
-			return nil, err
-		}
-		if changed {
-			res.Changed++
-		}
+	var swChanged bool
+	switch {
+	case r.Has(SecSoftware):
+		swChanged, err = tx.PutSoftware(next.ID, e.softwareRecord(r.Inventory.Software))
+	case patch:
+		swChanged, err = tx.PatchSoftware(next.ID, e.softwareRecord(r.SoftwareChanges.Set).Items,
+			e.softwareRecord(r.SoftwareChanges.Removed).Items)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if swChanged {
+		res.Changed++
 	}
 	return next, nil
 }

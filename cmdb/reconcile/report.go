@@ -44,6 +44,21 @@ type Report struct {
 	Events    []HealthEvent
 	// Errors are the gatherers that failed on the agent.
 	Errors map[string]string
+	// SoftwareHash is the agent's hash of its software section after this
+	// report ("" when it sent none). The collector keeps it to know which
+	// list SoftwareChanges apply to.
+	SoftwareHash string
+	// SoftwareChanges, in a delta, stands for the software section: the
+	// packages that changed since the list whose hash is its Base.
+	SoftwareChanges *SoftwareChanges
+}
+
+// SoftwareChanges are the packages added or changed (Set, whole) and
+// removed (Removed: Name, Arch and Source count) since the software list
+// whose hash is Base. Packages are keyed by (Name, Arch, Source).
+type SoftwareChanges struct {
+	Base         string
+	Set, Removed []Package
 }
 
 // Has reports whether section s is present.

@@ -41,6 +41,10 @@ func fromProto(m *parcv1.Report) (*reconcile.Report, error) {
 		}
 		r.Events = append(r.Events, ev)
 	}
+	r.SoftwareHash = m.GetSectionHashes()["software"]
+	if c := m.GetSoftwareChanges(); c != nil {
+		r.SoftwareChanges = &reconcile.SoftwareChanges{Base: c.GetBase(), Set: packages(c.GetSet()), Removed: packages(c.GetRemoved())}
+	}
 	inv := m.GetInventory()
 	if inv == nil {
 		return r, nil
@@ -107,11 +111,7 @@ func fromProto(m *parcv1.Report) (*reconcile.Report, error) {
 	}
 	if sw := inv.GetSoftware(); sw != nil {
 		r.Sections[reconcile.SecSoftware] = true
-		out.Software = make([]reconcile.Package, 0, len(sw.GetItems()))
-		for _, x := range sw.GetItems() {
-			out.Software = append(out.Software, reconcile.Package{Name: x.GetName(), Version: x.GetVersion(),
-				Arch: x.GetArch(), Publisher: x.GetPublisher(), Source: x.GetSource(), InstallDate: x.GetInstallDate()})
-		}
+		out.Software = packages(sw.GetItems())
 	} else if inv != nil {
 		pkgs, ok, err := asideSoftware(inv)
 		if err != nil {
@@ -142,4 +142,13 @@ func fromProto(m *parcv1.Report) (*reconcile.Report, error) {
 		}
 	}
 	return r, nil
+}
+
+func packages(l []*parcv1.Software) []reconcile.Package {
+	out := make([]reconcile.Package, 0, len(l))
+	for _, x := range l {
+		out = append(out, reconcile.Package{Name: x.GetName(), Version: x.GetVersion(), Arch: x.GetArch(),
+			Publisher: x.GetPublisher(), Source: x.GetSource(), InstallDate: x.GetInstallDate()})
+	}
+	return out
 }

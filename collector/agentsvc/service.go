@@ -124,5 +124,5 @@ func (s *Service) apply(ctx context.Context, peerID string, m *parcv1.Report) (*
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(r, res, time.Since(start))
 	}
-	return &parcv1.Ack{BootId: r.BootID, Sequence: r.Seq, Resync: res.Resync}, nil
+	return &parcv1.Ack{BootId: r.BootID, Sequence: r.Seq, Resync: res.Resync, SoftwareChanges: true}, nil
 }

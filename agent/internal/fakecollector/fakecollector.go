@@ -31,6 +31,9 @@ type Collector struct {
 	ResyncAt uint64
 	// NoSubmit makes Submit unimplemented, as in collectors that predate it.
 	NoSubmit bool
+	// SoftwareChanges sets Ack.software_changes, as a collector that
+	// applies package changes does (this one only records them).
+	SoftwareChanges bool
 	// Submitted and Streamed count the reports received each way.
 	Submitted, Streamed int
 	// notify gets a value after every recorded report.
@@ -72,13 +75,20 @@ func (c *Collector) record(r *parcv1.Report) *parcv1.Ack {
 	c.mu.Lock()
 	c.reports = append(c.reports, proto.Clone(r).(*parcv1.Report))
 	resync := c.ResyncAt != 0 && c.ResyncAt == r.Sequence
-	ch := c.notify
+	ch, changes := c.notify, c.SoftwareChanges
 	c.mu.Unlock()
 	select {
 	case ch <- struct{}{}:
 	default:
 	}
-	return &parcv1.Ack{BootId: r.BootId, Sequence: r.Sequence, Resync: resync}
+	return &parcv1.Ack{BootId: r.BootId, Sequence: r.Sequence, Resync: resync, SoftwareChanges: changes}
+}
+
+// SetSoftwareChanges sets SoftwareChanges while the collector runs.
+func (c *Collector) SetSoftwareChanges(on bool) {
+	c.mu.Lock()
+	c.SoftwareChanges = on
+	c.mu.Unlock()
 }
 
 // Paths returns how many reports came by Submit and on streams.

@@ -132,7 +132,7 @@ func (x HealthEvent_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HealthEvent_Kind.Descriptor instead.
 func (HealthEvent_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{27, 0}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{28, 0}
 }
 
 type EnrollRequest struct {
@@ -326,9 +326,15 @@ type Report struct {
 	Inventory *Inventory     `protobuf:"bytes,8,opt,name=inventory,proto3" json:"inventory,omitempty"`
 	Events    []*HealthEvent `protobuf:"bytes,9,rep,name=events,proto3" json:"events,omitempty"`
 	// Gatherers that failed, with why: the report is partial, not wrong.
-	Errors        []*GatherError `protobuf:"bytes,10,rep,name=errors,proto3" json:"errors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Errors []*GatherError `protobuf:"bytes,10,rep,name=errors,proto3" json:"errors,omitempty"`
+	// In a DELTA, software_changes stands for a changed software section:
+	// the packages added, changed or removed since the software section
+	// whose hash is its base. Agents send it only to a collector whose Acks
+	// set software_changes; the collector applies it only on top of that
+	// base and otherwise asks for a FULL report (Ack.resync).
+	SoftwareChanges *SoftwareChanges `protobuf:"bytes,11,opt,name=software_changes,json=softwareChanges,proto3" json:"software_changes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Report) Reset() {
@@ -431,15 +437,24 @@ func (x *Report) GetErrors() []*GatherError {
 	return nil
 }
 
+func (x *Report) GetSoftwareChanges() *SoftwareChanges {
+	if x != nil {
+		return x.SoftwareChanges
+	}
+	return nil
+}
+
 type Ack struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	BootId   string                 `protobuf:"bytes,1,opt,name=boot_id,json=bootId,proto3" json:"boot_id,omitempty"`
 	Sequence uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// resync asks the agent to send a FULL report next (the collector lacks a
 	// section the delta relies on).
-	Resync        bool `protobuf:"varint,3,opt,name=resync,proto3" json:"resync,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Resync bool `protobuf:"varint,3,opt,name=resync,proto3" json:"resync,omitempty"`
+	// software_changes says the collector applies Report.software_changes.
+	SoftwareChanges bool `protobuf:"varint,4,opt,name=software_changes,json=softwareChanges,proto3" json:"software_changes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Ack) Reset() {
@@ -493,6 +508,81 @@ func (x *Ack) GetResync() bool {
 	return false
 }
 
+func (x *Ack) GetSoftwareChanges() bool {
+	if x != nil {
+		return x.SoftwareChanges
+	}
+	return false
+}
+
+// SoftwareChanges are the differences between two software sections.
+// Packages are keyed by (name, arch, source); the agent sends the whole
+// section instead when its list holds a key twice.
+type SoftwareChanges struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// base is the section hash (Report.section_hashes["software"]) of the
+	// list these changes apply to; the result's hash is in the report's
+	// section_hashes.
+	Base string `protobuf:"bytes,1,opt,name=base,proto3" json:"base,omitempty"`
+	// set holds the packages added or changed, whole.
+	Set []*Software `protobuf:"bytes,2,rep,name=set,proto3" json:"set,omitempty"`
+	// removed holds the packages gone: only name, arch and source count.
+	Removed       []*Software `protobuf:"bytes,3,rep,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SoftwareChanges) Reset() {
+	*x = SoftwareChanges{}
+	mi := &file_parc_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SoftwareChanges) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SoftwareChanges) ProtoMessage() {}
+
+func (x *SoftwareChanges) ProtoReflect() protoreflect.Message {
+	mi := &file_parc_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SoftwareChanges.ProtoReflect.Descriptor instead.
+func (*SoftwareChanges) Descriptor() ([]byte, []int) {
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SoftwareChanges) GetBase() string {
+	if x != nil {
+		return x.Base
+	}
+	return ""
+}
+
+func (x *SoftwareChanges) GetSet() []*Software {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *SoftwareChanges) GetRemoved() []*Software {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
 type GatherError struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Gatherer      string                 `protobuf:"bytes,1,opt,name=gatherer,proto3" json:"gatherer,omitempty"`
@@ -503,7 +593,7 @@ type GatherError struct {
 
 func (x *GatherError) Reset() {
 	*x = GatherError{}
-	mi := &file_parc_v1_agent_proto_msgTypes[5]
+	mi := &file_parc_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +605,7 @@ func (x *GatherError) String() string {
 func (*GatherError) ProtoMessage() {}
 
 func (x *GatherError) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[5]
+	mi := &file_parc_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +618,7 @@ func (x *GatherError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatherError.ProtoReflect.Descriptor instead.
 func (*GatherError) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GatherError) GetGatherer() string {
@@ -564,7 +654,7 @@ type Inventory struct {
 
 func (x *Inventory) Reset() {
 	*x = Inventory{}
-	mi := &file_parc_v1_agent_proto_msgTypes[6]
+	mi := &file_parc_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +666,7 @@ func (x *Inventory) String() string {
 func (*Inventory) ProtoMessage() {}
 
 func (x *Inventory) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[6]
+	mi := &file_parc_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +679,7 @@ func (x *Inventory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Inventory.ProtoReflect.Descriptor instead.
 func (*Inventory) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Inventory) GetSystem() *System {
@@ -691,7 +781,7 @@ type System struct {
 
 func (x *System) Reset() {
 	*x = System{}
-	mi := &file_parc_v1_agent_proto_msgTypes[7]
+	mi := &file_parc_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +793,7 @@ func (x *System) String() string {
 func (*System) ProtoMessage() {}
 
 func (x *System) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[7]
+	mi := &file_parc_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +806,7 @@ func (x *System) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use System.ProtoReflect.Descriptor instead.
 func (*System) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *System) GetHostname() string {
@@ -840,7 +930,7 @@ type Firmware struct {
 
 func (x *Firmware) Reset() {
 	*x = Firmware{}
-	mi := &file_parc_v1_agent_proto_msgTypes[8]
+	mi := &file_parc_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +942,7 @@ func (x *Firmware) String() string {
 func (*Firmware) ProtoMessage() {}
 
 func (x *Firmware) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[8]
+	mi := &file_parc_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +955,7 @@ func (x *Firmware) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Firmware.ProtoReflect.Descriptor instead.
 func (*Firmware) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Firmware) GetBiosVendor() string {
@@ -987,7 +1077,7 @@ type CPU struct {
 
 func (x *CPU) Reset() {
 	*x = CPU{}
-	mi := &file_parc_v1_agent_proto_msgTypes[9]
+	mi := &file_parc_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1089,7 @@ func (x *CPU) String() string {
 func (*CPU) ProtoMessage() {}
 
 func (x *CPU) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[9]
+	mi := &file_parc_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1102,7 @@ func (x *CPU) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CPU.ProtoReflect.Descriptor instead.
 func (*CPU) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CPU) GetModel() string {
@@ -1067,7 +1157,7 @@ type Memory struct {
 
 func (x *Memory) Reset() {
 	*x = Memory{}
-	mi := &file_parc_v1_agent_proto_msgTypes[10]
+	mi := &file_parc_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1169,7 @@ func (x *Memory) String() string {
 func (*Memory) ProtoMessage() {}
 
 func (x *Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[10]
+	mi := &file_parc_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1182,7 @@ func (x *Memory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Memory.ProtoReflect.Descriptor instead.
 func (*Memory) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Memory) GetTotalBytes() uint64 {
@@ -1124,7 +1214,7 @@ type DIMM struct {
 
 func (x *DIMM) Reset() {
 	*x = DIMM{}
-	mi := &file_parc_v1_agent_proto_msgTypes[11]
+	mi := &file_parc_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1226,7 @@ func (x *DIMM) String() string {
 func (*DIMM) ProtoMessage() {}
 
 func (x *DIMM) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[11]
+	mi := &file_parc_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1239,7 @@ func (x *DIMM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DIMM.ProtoReflect.Descriptor instead.
 func (*DIMM) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DIMM) GetLocator() string {
@@ -1210,7 +1300,7 @@ type Disks struct {
 
 func (x *Disks) Reset() {
 	*x = Disks{}
-	mi := &file_parc_v1_agent_proto_msgTypes[12]
+	mi := &file_parc_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1312,7 @@ func (x *Disks) String() string {
 func (*Disks) ProtoMessage() {}
 
 func (x *Disks) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[12]
+	mi := &file_parc_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1325,7 @@ func (x *Disks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disks.ProtoReflect.Descriptor instead.
 func (*Disks) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Disks) GetItems() []*Disk {
@@ -1261,7 +1351,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_parc_v1_agent_proto_msgTypes[13]
+	mi := &file_parc_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1363,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[13]
+	mi := &file_parc_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1376,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Disk) GetName() string {
@@ -1357,7 +1447,7 @@ type Partition struct {
 
 func (x *Partition) Reset() {
 	*x = Partition{}
-	mi := &file_parc_v1_agent_proto_msgTypes[14]
+	mi := &file_parc_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1459,7 @@ func (x *Partition) String() string {
 func (*Partition) ProtoMessage() {}
 
 func (x *Partition) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[14]
+	mi := &file_parc_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1472,7 @@ func (x *Partition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Partition.ProtoReflect.Descriptor instead.
 func (*Partition) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Partition) GetName() string {
@@ -1422,7 +1512,7 @@ type Filesystems struct {
 
 func (x *Filesystems) Reset() {
 	*x = Filesystems{}
-	mi := &file_parc_v1_agent_proto_msgTypes[15]
+	mi := &file_parc_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1524,7 @@ func (x *Filesystems) String() string {
 func (*Filesystems) ProtoMessage() {}
 
 func (x *Filesystems) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[15]
+	mi := &file_parc_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1537,7 @@ func (x *Filesystems) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filesystems.ProtoReflect.Descriptor instead.
 func (*Filesystems) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Filesystems) GetItems() []*Filesystem {
@@ -1470,7 +1560,7 @@ type Filesystem struct {
 
 func (x *Filesystem) Reset() {
 	*x = Filesystem{}
-	mi := &file_parc_v1_agent_proto_msgTypes[16]
+	mi := &file_parc_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1572,7 @@ func (x *Filesystem) String() string {
 func (*Filesystem) ProtoMessage() {}
 
 func (x *Filesystem) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[16]
+	mi := &file_parc_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1585,7 @@ func (x *Filesystem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filesystem.ProtoReflect.Descriptor instead.
 func (*Filesystem) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Filesystem) GetDevice() string {
@@ -1542,7 +1632,7 @@ type NICs struct {
 
 func (x *NICs) Reset() {
 	*x = NICs{}
-	mi := &file_parc_v1_agent_proto_msgTypes[17]
+	mi := &file_parc_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1644,7 @@ func (x *NICs) String() string {
 func (*NICs) ProtoMessage() {}
 
 func (x *NICs) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[17]
+	mi := &file_parc_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1657,7 @@ func (x *NICs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NICs.ProtoReflect.Descriptor instead.
 func (*NICs) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *NICs) GetItems() []*NIC {
@@ -1591,7 +1681,7 @@ type NIC struct {
 
 func (x *NIC) Reset() {
 	*x = NIC{}
-	mi := &file_parc_v1_agent_proto_msgTypes[18]
+	mi := &file_parc_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1693,7 @@ func (x *NIC) String() string {
 func (*NIC) ProtoMessage() {}
 
 func (x *NIC) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[18]
+	mi := &file_parc_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1706,7 @@ func (x *NIC) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NIC.ProtoReflect.Descriptor instead.
 func (*NIC) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *NIC) GetName() string {
@@ -1672,7 +1762,7 @@ type Devices struct {
 
 func (x *Devices) Reset() {
 	*x = Devices{}
-	mi := &file_parc_v1_agent_proto_msgTypes[19]
+	mi := &file_parc_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1774,7 @@ func (x *Devices) String() string {
 func (*Devices) ProtoMessage() {}
 
 func (x *Devices) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[19]
+	mi := &file_parc_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1787,7 @@ func (x *Devices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Devices.ProtoReflect.Descriptor instead.
 func (*Devices) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Devices) GetGpus() []*Device {
@@ -1734,7 +1824,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_parc_v1_agent_proto_msgTypes[20]
+	mi := &file_parc_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1836,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[20]
+	mi := &file_parc_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1849,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Device) GetAddress() string {
@@ -1806,7 +1896,7 @@ type SoftwareList struct {
 
 func (x *SoftwareList) Reset() {
 	*x = SoftwareList{}
-	mi := &file_parc_v1_agent_proto_msgTypes[21]
+	mi := &file_parc_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +1908,7 @@ func (x *SoftwareList) String() string {
 func (*SoftwareList) ProtoMessage() {}
 
 func (x *SoftwareList) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[21]
+	mi := &file_parc_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +1921,7 @@ func (x *SoftwareList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SoftwareList.ProtoReflect.Descriptor instead.
 func (*SoftwareList) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SoftwareList) GetItems() []*Software {
@@ -1857,7 +1947,7 @@ type Software struct {
 
 func (x *Software) Reset() {
 	*x = Software{}
-	mi := &file_parc_v1_agent_proto_msgTypes[22]
+	mi := &file_parc_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +1959,7 @@ func (x *Software) String() string {
 func (*Software) ProtoMessage() {}
 
 func (x *Software) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[22]
+	mi := &file_parc_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +1972,7 @@ func (x *Software) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Software.ProtoReflect.Descriptor instead.
 func (*Software) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{22}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Software) GetName() string {
@@ -1936,7 +2026,7 @@ type Services struct {
 
 func (x *Services) Reset() {
 	*x = Services{}
-	mi := &file_parc_v1_agent_proto_msgTypes[23]
+	mi := &file_parc_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2038,7 @@ func (x *Services) String() string {
 func (*Services) ProtoMessage() {}
 
 func (x *Services) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[23]
+	mi := &file_parc_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2051,7 @@ func (x *Services) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Services.ProtoReflect.Descriptor instead.
 func (*Services) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{23}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Services) GetItems() []*Service {
@@ -1983,7 +2073,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_parc_v1_agent_proto_msgTypes[24]
+	mi := &file_parc_v1_agent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1995,7 +2085,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[24]
+	mi := &file_parc_v1_agent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2008,7 +2098,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{24}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Service) GetName() string {
@@ -2049,7 +2139,7 @@ type Sockets struct {
 
 func (x *Sockets) Reset() {
 	*x = Sockets{}
-	mi := &file_parc_v1_agent_proto_msgTypes[25]
+	mi := &file_parc_v1_agent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2151,7 @@ func (x *Sockets) String() string {
 func (*Sockets) ProtoMessage() {}
 
 func (x *Sockets) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[25]
+	mi := &file_parc_v1_agent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2164,7 @@ func (x *Sockets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sockets.ProtoReflect.Descriptor instead.
 func (*Sockets) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{25}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Sockets) GetListening() []*Socket {
@@ -2106,7 +2196,7 @@ type Socket struct {
 
 func (x *Socket) Reset() {
 	*x = Socket{}
-	mi := &file_parc_v1_agent_proto_msgTypes[26]
+	mi := &file_parc_v1_agent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2118,7 +2208,7 @@ func (x *Socket) String() string {
 func (*Socket) ProtoMessage() {}
 
 func (x *Socket) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[26]
+	mi := &file_parc_v1_agent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2131,7 +2221,7 @@ func (x *Socket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Socket.ProtoReflect.Descriptor instead.
 func (*Socket) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{26}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Socket) GetProtocol() string {
@@ -2199,7 +2289,7 @@ type HealthEvent struct {
 
 func (x *HealthEvent) Reset() {
 	*x = HealthEvent{}
-	mi := &file_parc_v1_agent_proto_msgTypes[27]
+	mi := &file_parc_v1_agent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2211,7 +2301,7 @@ func (x *HealthEvent) String() string {
 func (*HealthEvent) ProtoMessage() {}
 
 func (x *HealthEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_parc_v1_agent_proto_msgTypes[27]
+	mi := &file_parc_v1_agent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2314,7 @@ func (x *HealthEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthEvent.ProtoReflect.Descriptor instead.
 func (*HealthEvent) Descriptor() ([]byte, []int) {
-	return file_parc_v1_agent_proto_rawDescGZIP(), []int{27}
+	return file_parc_v1_agent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HealthEvent) GetKind() HealthEvent_Kind {
@@ -2284,7 +2374,7 @@ const file_parc_v1_agent_proto_rawDesc = "" +
 	"\x0fcertificate_der\x18\x02 \x01(\fR\x0ecertificateDer\x12\x15\n" +
 	"\x06ca_der\x18\x03 \x01(\fR\x05caDer\"'\n" +
 	"\fRenewRequest\x12\x17\n" +
-	"\acsr_der\x18\x01 \x01(\fR\x06csrDer\"\xa7\x04\n" +
+	"\acsr_der\x18\x01 \x01(\fR\x06csrDer\"\xec\x04\n" +
 	"\x06Report\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
 	"\aboot_id\x18\x02 \x01(\tR\x06bootId\x12\x1a\n" +
@@ -2296,7 +2386,8 @@ const file_parc_v1_agent_proto_rawDesc = "" +
 	"\tinventory\x18\b \x01(\v2\x12.parc.v1.InventoryR\tinventory\x12,\n" +
 	"\x06events\x18\t \x03(\v2\x14.parc.v1.HealthEventR\x06events\x12,\n" +
 	"\x06errors\x18\n" +
-	" \x03(\v2\x14.parc.v1.GatherErrorR\x06errors\x1a@\n" +
+	" \x03(\v2\x14.parc.v1.GatherErrorR\x06errors\x12C\n" +
+	"\x10software_changes\x18\v \x01(\v2\x18.parc.v1.SoftwareChangesR\x0fsoftwareChanges\x1a@\n" +
 	"\x12SectionHashesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
@@ -2304,11 +2395,16 @@ const file_parc_v1_agent_proto_rawDesc = "" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04FULL\x10\x01\x12\t\n" +
 	"\x05DELTA\x10\x02\x12\r\n" +
-	"\tHEARTBEAT\x10\x03\"R\n" +
+	"\tHEARTBEAT\x10\x03\"}\n" +
 	"\x03Ack\x12\x17\n" +
 	"\aboot_id\x18\x01 \x01(\tR\x06bootId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x16\n" +
-	"\x06resync\x18\x03 \x01(\bR\x06resync\"C\n" +
+	"\x06resync\x18\x03 \x01(\bR\x06resync\x12)\n" +
+	"\x10software_changes\x18\x04 \x01(\bR\x0fsoftwareChanges\"w\n" +
+	"\x0fSoftwareChanges\x12\x12\n" +
+	"\x04base\x18\x01 \x01(\tR\x04base\x12#\n" +
+	"\x03set\x18\x02 \x03(\v2\x11.parc.v1.SoftwareR\x03set\x12+\n" +
+	"\aremoved\x18\x03 \x03(\v2\x11.parc.v1.SoftwareR\aremoved\"C\n" +
 	"\vGatherError\x12\x1a\n" +
 	"\bgatherer\x18\x01 \x01(\tR\bgatherer\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\xed\x03\n" +
@@ -2499,83 +2595,87 @@ func file_parc_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_parc_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_parc_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_parc_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_parc_v1_agent_proto_goTypes = []any{
-	(Report_Kind)(0),       // 0: parc.v1.Report.Kind
-	(HealthEvent_Kind)(0),  // 1: parc.v1.HealthEvent.Kind
-	(*EnrollRequest)(nil),  // 2: parc.v1.EnrollRequest
-	(*EnrollResponse)(nil), // 3: parc.v1.EnrollResponse
-	(*RenewRequest)(nil),   // 4: parc.v1.RenewRequest
-	(*Report)(nil),         // 5: parc.v1.Report
-	(*Ack)(nil),            // 6: parc.v1.Ack
-	(*GatherError)(nil),    // 7: parc.v1.GatherError
-	(*Inventory)(nil),      // 8: parc.v1.Inventory
-	(*System)(nil),         // 9: parc.v1.System
-	(*Firmware)(nil),       // 10: parc.v1.Firmware
-	(*CPU)(nil),            // 11: parc.v1.CPU
-	(*Memory)(nil),         // 12: parc.v1.Memory
-	(*DIMM)(nil),           // 13: parc.v1.DIMM
-	(*Disks)(nil),          // 14: parc.v1.Disks
-	(*Disk)(nil),           // 15: parc.v1.Disk
-	(*Partition)(nil),      // 16: parc.v1.Partition
-	(*Filesystems)(nil),    // 17: parc.v1.Filesystems
-	(*Filesystem)(nil),     // 18: parc.v1.Filesystem
-	(*NICs)(nil),           // 19: parc.v1.NICs
-	(*NIC)(nil),            // 20: parc.v1.NIC
-	(*Devices)(nil),        // 21: parc.v1.Devices
-	(*Device)(nil),         // 22: parc.v1.Device
-	(*SoftwareList)(nil),   // 23: parc.v1.SoftwareList
-	(*Software)(nil),       // 24: parc.v1.Software
-	(*Services)(nil),       // 25: parc.v1.Services
-	(*Service)(nil),        // 26: parc.v1.Service
-	(*Sockets)(nil),        // 27: parc.v1.Sockets
-	(*Socket)(nil),         // 28: parc.v1.Socket
-	(*HealthEvent)(nil),    // 29: parc.v1.HealthEvent
-	nil,                    // 30: parc.v1.Report.SectionHashesEntry
+	(Report_Kind)(0),        // 0: parc.v1.Report.Kind
+	(HealthEvent_Kind)(0),   // 1: parc.v1.HealthEvent.Kind
+	(*EnrollRequest)(nil),   // 2: parc.v1.EnrollRequest
+	(*EnrollResponse)(nil),  // 3: parc.v1.EnrollResponse
+	(*RenewRequest)(nil),    // 4: parc.v1.RenewRequest
+	(*Report)(nil),          // 5: parc.v1.Report
+	(*Ack)(nil),             // 6: parc.v1.Ack
+	(*SoftwareChanges)(nil), // 7: parc.v1.SoftwareChanges
+	(*GatherError)(nil),     // 8: parc.v1.GatherError
+	(*Inventory)(nil),       // 9: parc.v1.Inventory
+	(*System)(nil),          // 10: parc.v1.System
+	(*Firmware)(nil),        // 11: parc.v1.Firmware
+	(*CPU)(nil),             // 12: parc.v1.CPU
+	(*Memory)(nil),          // 13: parc.v1.Memory
+	(*DIMM)(nil),            // 14: parc.v1.DIMM
+	(*Disks)(nil),           // 15: parc.v1.Disks
+	(*Disk)(nil),            // 16: parc.v1.Disk
+	(*Partition)(nil),       // 17: parc.v1.Partition
+	(*Filesystems)(nil),     // 18: parc.v1.Filesystems
+	(*Filesystem)(nil),      // 19: parc.v1.Filesystem
+	(*NICs)(nil),            // 20: parc.v1.NICs
+	(*NIC)(nil),             // 21: parc.v1.NIC
+	(*Devices)(nil),         // 22: parc.v1.Devices
+	(*Device)(nil),          // 23: parc.v1.Device
+	(*SoftwareList)(nil),    // 24: parc.v1.SoftwareList
+	(*Software)(nil),        // 25: parc.v1.Software
+	(*Services)(nil),        // 26: parc.v1.Services
+	(*Service)(nil),         // 27: parc.v1.Service
+	(*Sockets)(nil),         // 28: parc.v1.Sockets
+	(*Socket)(nil),          // 29: parc.v1.Socket
+	(*HealthEvent)(nil),     // 30: parc.v1.HealthEvent
+	nil,                     // 31: parc.v1.Report.SectionHashesEntry
 }
 var file_parc_v1_agent_proto_depIdxs = []int32{
 	0,  // 0: parc.v1.Report.kind:type_name -> parc.v1.Report.Kind
-	30, // 1: parc.v1.Report.section_hashes:type_name -> parc.v1.Report.SectionHashesEntry
-	8,  // 2: parc.v1.Report.inventory:type_name -> parc.v1.Inventory
-	29, // 3: parc.v1.Report.events:type_name -> parc.v1.HealthEvent
-	7,  // 4: parc.v1.Report.errors:type_name -> parc.v1.GatherError
-	9,  // 5: parc.v1.Inventory.system:type_name -> parc.v1.System
-	10, // 6: parc.v1.Inventory.firmware:type_name -> parc.v1.Firmware
-	11, // 7: parc.v1.Inventory.cpu:type_name -> parc.v1.CPU
-	12, // 8: parc.v1.Inventory.memory:type_name -> parc.v1.Memory
-	14, // 9: parc.v1.Inventory.disks:type_name -> parc.v1.Disks
-	17, // 10: parc.v1.Inventory.filesystems:type_name -> parc.v1.Filesystems
-	19, // 11: parc.v1.Inventory.nics:type_name -> parc.v1.NICs
-	21, // 12: parc.v1.Inventory.devices:type_name -> parc.v1.Devices
-	23, // 13: parc.v1.Inventory.software:type_name -> parc.v1.SoftwareList
-	25, // 14: parc.v1.Inventory.services:type_name -> parc.v1.Services
-	27, // 15: parc.v1.Inventory.sockets:type_name -> parc.v1.Sockets
-	13, // 16: parc.v1.Memory.dimms:type_name -> parc.v1.DIMM
-	15, // 17: parc.v1.Disks.items:type_name -> parc.v1.Disk
-	16, // 18: parc.v1.Disk.partitions:type_name -> parc.v1.Partition
-	18, // 19: parc.v1.Filesystems.items:type_name -> parc.v1.Filesystem
-	20, // 20: parc.v1.NICs.items:type_name -> parc.v1.NIC
-	22, // 21: parc.v1.Devices.gpus:type_name -> parc.v1.Device
-	22, // 22: parc.v1.Devices.pci:type_name -> parc.v1.Device
-	22, // 23: parc.v1.Devices.usb:type_name -> parc.v1.Device
-	24, // 24: parc.v1.SoftwareList.items:type_name -> parc.v1.Software
-	26, // 25: parc.v1.Services.items:type_name -> parc.v1.Service
-	28, // 26: parc.v1.Sockets.listening:type_name -> parc.v1.Socket
-	28, // 27: parc.v1.Sockets.connections:type_name -> parc.v1.Socket
-	1,  // 28: parc.v1.HealthEvent.kind:type_name -> parc.v1.HealthEvent.Kind
-	2,  // 29: parc.v1.AgentService.Enroll:input_type -> parc.v1.EnrollRequest
-	4,  // 30: parc.v1.AgentService.Renew:input_type -> parc.v1.RenewRequest
-	5,  // 31: parc.v1.AgentService.Submit:input_type -> parc.v1.Report
-	5,  // 32: parc.v1.AgentService.Report:input_type -> parc.v1.Report
-	3,  // 33: parc.v1.AgentService.Enroll:output_type -> parc.v1.EnrollResponse
-	3,  // 34: parc.v1.AgentService.Renew:output_type -> parc.v1.EnrollResponse
-	6,  // 35: parc.v1.AgentService.Submit:output_type -> parc.v1.Ack
-	6,  // 36: parc.v1.AgentService.Report:output_type -> parc.v1.Ack
-	33, // [33:37] is the sub-list for method output_type
-	29, // [29:33] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	31, // 1: parc.v1.Report.section_hashes:type_name -> parc.v1.Report.SectionHashesEntry
+	9,  // 2: parc.v1.Report.inventory:type_name -> parc.v1.Inventory
+	30, // 3: parc.v1.Report.events:type_name -> parc.v1.HealthEvent
+	8,  // 4: parc.v1.Report.errors:type_name -> parc.v1.GatherError
+	7,  // 5: parc.v1.Report.software_changes:type_name -> parc.v1.SoftwareChanges
+	25, // 6: parc.v1.SoftwareChanges.set:type_name -> parc.v1.Software
+	25, // 7: parc.v1.SoftwareChanges.removed:type_name -> parc.v1.Software
+	10, // 8: parc.v1.Inventory.system:type_name -> parc.v1.System
+	11, // 9: parc.v1.Inventory.firmware:type_name -> parc.v1.Firmware
+	12, // 10: parc.v1.Inventory.cpu:type_name -> parc.v1.CPU
+	13, // 11: parc.v1.Inventory.memory:type_name -> parc.v1.Memory
+	15, // 12: parc.v1.Inventory.disks:type_name -> parc.v1.Disks
+	18, // 13: parc.v1.Inventory.filesystems:type_name -> parc.v1.Filesystems
+	20, // 14: parc.v1.Inventory.nics:type_name -> parc.v1.NICs
+	22, // 15: parc.v1.Inventory.devices:type_name -> parc.v1.Devices
+	24, // 16: parc.v1.Inventory.software:type_name -> parc.v1.SoftwareList
+	26, // 17: parc.v1.Inventory.services:type_name -> parc.v1.Services
+	28, // 18: parc.v1.Inventory.sockets:type_name -> parc.v1.Sockets
+	14, // 19: parc.v1.Memory.dimms:type_name -> parc.v1.DIMM
+	16, // 20: parc.v1.Disks.items:type_name -> parc.v1.Disk
+	17, // 21: parc.v1.Disk.partitions:type_name -> parc.v1.Partition
+	19, // 22: parc.v1.Filesystems.items:type_name -> parc.v1.Filesystem
+	21, // 23: parc.v1.NICs.items:type_name -> parc.v1.NIC
+	23, // 24: parc.v1.Devices.gpus:type_name -> parc.v1.Device
+	23, // 25: parc.v1.Devices.pci:type_name -> parc.v1.Device
+	23, // 26: parc.v1.Devices.usb:type_name -> parc.v1.Device
+	25, // 27: parc.v1.SoftwareList.items:type_name -> parc.v1.Software
+	27, // 28: parc.v1.Services.items:type_name -> parc.v1.Service
+	29, // 29: parc.v1.Sockets.listening:type_name -> parc.v1.Socket
+	29, // 30: parc.v1.Sockets.connections:type_name -> parc.v1.Socket
+	1,  // 31: parc.v1.HealthEvent.kind:type_name -> parc.v1.HealthEvent.Kind
+	2,  // 32: parc.v1.AgentService.Enroll:input_type -> parc.v1.EnrollRequest
+	4,  // 33: parc.v1.AgentService.Renew:input_type -> parc.v1.RenewRequest
+	5,  // 34: parc.v1.AgentService.Submit:input_type -> parc.v1.Report
+	5,  // 35: parc.v1.AgentService.Report:input_type -> parc.v1.Report
+	3,  // 36: parc.v1.AgentService.Enroll:output_type -> parc.v1.EnrollResponse
+	3,  // 37: parc.v1.AgentService.Renew:output_type -> parc.v1.EnrollResponse
+	6,  // 38: parc.v1.AgentService.Submit:output_type -> parc.v1.Ack
+	6,  // 39: parc.v1.AgentService.Report:output_type -> parc.v1.Ack
+	36, // [36:40] is the sub-list for method output_type
+	32, // [32:36] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_parc_v1_agent_proto_init() }
@@ -2589,7 +2689,7 @@ func file_parc_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_parc_v1_agent_proto_rawDesc), len(file_parc_v1_agent_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
