@@ -37,10 +37,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 AGENT_ADDR=127.0.0.1:$(free_port)
 API_ADDR=127.0.0.1:$(free_port)
 
-echo "== bench-ingest: $AGENTS agents × $PACKAGES packages, impact on $CIS CIs, collector GOMEMLIMIT=${PARC_BENCH_GOMEMLIMIT:-800MiB} ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== bench-ingest: $AGENTS agents × $PACKAGES packages, impact on $CIS CIs, collector GOMEMLIMIT=${PARC_BENCH_GOMEMLIMIT:-750MiB} ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
 # The collector runs with a Go soft memory limit (PARC_BENCH_GOMEMLIMIT; "off" for none), as a deployment should set GOMEMLIMIT:
-# the budget (1 GiB at 10,000 agents) less what Badger maps on top of the Go heap (about 200 MiB there).
-GOMEMLIMIT=${PARC_BENCH_GOMEMLIMIT:-800MiB} bin/parc-collector --data "$WORK/data" --agent-addr "$AGENT_ADDR" --api-addr "$API_ADDR" --insecure-dev \
+# the budget (1 GiB at 10,000 agents) less what Badger maps on top of the Go heap (about 270 MiB there).
+GOMEMLIMIT=${PARC_BENCH_GOMEMLIMIT:-750MiB} bin/parc-collector --data "$WORK/data" --agent-addr "$AGENT_ADDR" --api-addr "$API_ADDR" --insecure-dev \
   ${PARC_BENCH_DEBUG_ADDR:+--debug-addr "$PARC_BENCH_DEBUG_ADDR"} --log-level warn >"$WORK/collector.log" 2>&1 &
 COLLECTOR=$!
 pids+=("$COLLECTOR")
