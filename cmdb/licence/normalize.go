@@ -151,7 +151,10 @@ func (n *Normalizer) Title(name, publisher string) string {
 	if len(n.cache) >= cacheMax {
 		n.cache = make(map[[2]string]string, 1024)
 	}
-	n.cache[key] = t
+	// Copies: the caller's strings may view a whole report (the agent
+	// port decodes packages in place), which the cache must not pin.
+	t = strings.Clone(t)
+	n.cache[[2]string{strings.Clone(name), strings.Clone(publisher)}] = t
 	n.mu.Unlock()
 	return t
 }

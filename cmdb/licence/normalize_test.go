@@ -3,7 +3,10 @@ package licence_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
+	"unsafe"
 
 	"parc/cmdb/licence"
 )
@@ -106,4 +109,35 @@ func TestVersionRange(t *testing.T) {
 	if _, err := licence.ParseVersionRange(">="); err == nil {
 		t.Error("operator without version accepted")
 	}
+}
+
+// The cache keeps copies, never the caller's strings: those may view a
+// whole report (the agent port decodes packages in place), which the
+// cache must not keep alive.
+func TestNormalizerCacheDoesNotPin(t *testing.T) {
+	n, err := licence.DefaultNormalizer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freed := make(chan struct{})
+	func() {
+		report := new([4096]byte)
+		name := "firefox-esr"
+		copy(report[100:], name)
+		view := unsafe.String(&report[100], len(name))
+		runtime.SetFinalizer(report, func(*[4096]byte) { close(freed) })
+		if got := n.Title(view, unsafe.String(&report[100], 7)); got != "mozilla firefox" {
+			t.Fatalf("Title = %q", got)
+		}
+	}()
+	defer runtime.KeepAlive(n) // and its cache
+	for range 50 {
+		runtime.GC()
+		select {
+		case <-freed:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Error("the title cache keeps the caller's buffer alive")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/grpc/encoding"
 	protoenc "google.golang.org/grpc/encoding/proto"
@@ -143,7 +144,12 @@ func findOnly(b []byte, num protowire.Number) (tag, start, end int) {
 var errBadSoftware = errors.New("bad software list")
 
 // asideSoftware returns the software list the codec set aside in an
-// inventory's unknown fields (ok false when there is none).
+// inventory's unknown fields (ok false when there is none). The packages'
+// strings view those bytes, which the message owns and nothing writes
+// again (protobuf copied them out of the codec's buffer): 800 packages
+// cost no string allocation, and the list stays alive while a package
+// does. Whatever keeps a package string past the report must copy it (the
+// title normalizer's cache does).
 func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, err error) {
 	raw := inv.ProtoReflect().GetUnknown()
 	if len(raw) == 0 {
@@ -170,11 +176,7 @@ func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, er
 				return nil, false, errBadSoftware
 			}
 			list = list[m:]
-			var prev *reconcile.Package
-			if len(pkgs) > 0 {
-				prev = &pkgs[len(pkgs)-1]
-			}
-			p, err := decodePackage(v, prev)
+			p, err := decodePackage(v)
 			if err != nil {
 				return nil, false, err
 			}
@@ -192,9 +194,8 @@ func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, er
 
 // decodePackage decodes one Software message as protobuf would (the last
 // of a repeated scalar wins; fields of an unexpected wire type are
-// unknown), sharing the architecture, publisher and source strings with
-// the previous package when they are equal.
-func decodePackage(b []byte, prev *reconcile.Package) (reconcile.Package, error) {
+// unknown), its strings viewing b.
+func decodePackage(b []byte) (reconcile.Package, error) {
 	var p reconcile.Package
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -212,17 +213,18 @@ func decodePackage(b []byte, prev *reconcile.Package) (reconcile.Package, error)
 			if !utf8.Valid(v) {
 				return p, fmt.Errorf("%w: a package's field %d is not UTF-8", errBadSoftware, num)
 			}
+			str := unsafe.String(unsafe.SliceData(v), len(v))
 			switch num {
 			case 1:
-				p.Name = string(v)
+				p.Name = str
 			case 2:
-				p.Version = string(v)
+				p.Version = str
 			case 3:
-				p.Arch = reuse(v, prev, func(q *reconcile.Package) string { return q.Arch })
+				p.Arch = str
 			case 4:
-				p.Publisher = reuse(v, prev, func(q *reconcile.Package) string { return q.Publisher })
+				p.Publisher = str
 			case 5:
-				p.Source = reuse(v, prev, func(q *reconcile.Package) string { return q.Source })
+				p.Source = str
 			}
 		case num == 6 && typ == protowire.VarintType:
 			v, m := protowire.ConsumeVarint(b)
@@ -240,14 +242,4 @@ func decodePackage(b []byte, prev *reconcile.Package) (reconcile.Package, error)
 		}
 	}
 	return p, nil
-}
-
-// reuse returns prev's string when it spells v, else a new one.
-func reuse(v []byte, prev *reconcile.Package, field func(*reconcile.Package) string) string {
-	if prev != nil {
-		if s := field(prev); s == string(v) {
-			return s
-		}
-	}
-	return string(v)
 }

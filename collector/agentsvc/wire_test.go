@@ -141,6 +141,7 @@ func TestCodecDoesNotAlias(t *testing.T) {
 	f := sim.NewFleet(3, 200, "alias")
 	var ms [3]parcv1.Report
 	var want [3]*reconcile.Report
+	var first *reconcile.Report // converted at once: its packages view ms[0]
 	for i, h := range f.Hosts {
 		b, _ := proto.Marshal(h.Full())
 		var err error
@@ -150,6 +151,15 @@ func TestCodecDoesNotAlias(t *testing.T) {
 		if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &ms[i]); err != nil {
 			t.Fatal(err)
 		}
+		if i == 0 {
+			if first, err = fromProto(&ms[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clear(b) // the caller's buffer, recycled by gRPC
+	}
+	if !reflect.DeepEqual(first, want[0]) {
+		t.Fatal("packages decoded in place changed after later decodes")
 	}
 	for i := range ms {
 		got, err := fromProto(&ms[i])
