@@ -163,7 +163,7 @@ func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, er
 		return nil, false, nil // none, or an agent's field: unknown, ignored
 	}
 	list = list[len(asideNonce):]
-	pkgs = make([]reconcile.Package, 0, len(list)/64)
+	pkgs = make([]reconcile.Package, 0, countItems(list))
 	for len(list) > 0 {
 		num, typ, n := protowire.ConsumeTag(list)
 		if n < 0 {
@@ -190,6 +190,27 @@ func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, er
 		list = list[m:]
 	}
 	return pkgs, true, nil
+}
+
+// countItems counts the packages of a software list (a guess when it is
+// malformed, which decoding it then reports).
+func countItems(list []byte) int {
+	n := 0
+	for len(list) > 0 {
+		num, typ, l := protowire.ConsumeTag(list)
+		if l < 0 {
+			break
+		}
+		m := protowire.ConsumeFieldValue(num, typ, list[l:])
+		if m < 0 {
+			break
+		}
+		if num == fieldItems && typ == protowire.BytesType {
+			n++
+		}
+		list = list[l+m:]
+	}
+	return n
 }
 
 // decodePackage decodes one Software message as protobuf would (the last
