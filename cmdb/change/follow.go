@@ -140,14 +140,33 @@ func (s *Service) Handle(ctx context.Context, evs []store.Event, rev int64) (boo
 		wrote, pending = false, nil
 		var found []discovered
 		verify := map[string]bool{}
+		// CIs created by these events: a component added to one is part
+		// of its first inventory, no change.
+		created := map[string]bool{}
 		for _, ev := range evs {
-			d, host, err := classify(ctx, tx, ev)
+			if ev.Type == store.EventPut && ev.Prev == nil && bytes.HasPrefix(ev.Key, []byte(cmdb.PrefixCI)) {
+				created[string(ev.Key[len(cmdb.PrefixCI):])] = true
+			}
+		}
+		for _, ev := range evs {
+			d, host, err := classify(ctx, tx, ev, created)
 			if err != nil {
 				return err
 			}
 			found = append(found, d...)
 			if host != "" {
 				verify[host] = true
+			}
+		}
+		// Verification concerns changes being implemented or reviewed:
+		// when none is (most of the time), no host needs its changes read.
+		if len(verify) > 0 {
+			busy, err := verifying(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if !busy {
+				clear(verify)
 			}
 		}
 		hosts := make([]string, 0, len(verify))
@@ -181,9 +200,29 @@ func (s *Service) Handle(ctx context.Context, evs []store.Event, rev int64) (boo
 	return wrote, nil
 }
 
+// verifying reports whether any change is in implement or review: one
+// read of the open-change index (chg/open/), which every state change
+// keeps in step.
+func verifying(ctx context.Context, r store.Reader) (bool, error) {
+	kvs, err := r.Scan(ctx, store.Range{Prefix: []byte(prefixOpen)})
+	if err != nil {
+		return false, err
+	}
+	for _, kv := range kvs {
+		var e openEntry
+		if err := cmdb.Decode(kv.Value, &e); err != nil {
+			return true, nil // unreadable: verify as if it were
+		}
+		if e.State == Implement || e.State == Review {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // classify turns one feed event into discovered changes, and names the
 // host whose inventory arrived (for verification).
-func classify(ctx context.Context, r store.Reader, ev store.Event) ([]discovered, string, error) {
+func classify(ctx context.Context, r store.Reader, ev store.Event, created map[string]bool) ([]discovered, string, error) {
 	key := string(ev.Key)
 	switch {
 	case strings.HasPrefix(key, reconcile.PrefixAgent):
@@ -281,6 +320,9 @@ func classify(ctx context.Context, r store.Reader, ev store.Event) ([]discovered
 		host, comp := parts[0], parts[2]
 		switch {
 		case ev.Type == store.EventPut && ev.Prev == nil:
+			if created[host] {
+				return nil, "", nil // the host's first inventory
+			}
 			ci, err := loadCI(ctx, r, comp)
 			if err != nil || ci == nil || !slices.Contains(componentClasses, ci.Class) {
 				return nil, "", err
