@@ -554,10 +554,14 @@ func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *R
 	var swChanged bool
 	switch {
 	case r.Has(SecSoftware):
-		swChanged, err = tx.PutSoftware(next.ID, e.softwareRecord(r.Inventory.Software))
+		rec := e.softwareRecord(r.Inventory.Software)
+		swChanged, err = tx.PutSoftware(next.ID, rec)
+		releaseItems(rec.Items)
 	case patch:
-		swChanged, err = tx.PatchSoftware(next.ID, e.softwareRecord(r.SoftwareChanges.Set).Items,
-			e.softwareRecord(r.SoftwareChanges.Removed).Items)
+		set, gone := e.softwareRecord(r.SoftwareChanges.Set), e.softwareRecord(r.SoftwareChanges.Removed)
+		swChanged, err = tx.PatchSoftware(next.ID, set.Items, gone.Items)
+		releaseItems(set.Items)
+		releaseItems(gone.Items)
 	}
 	if err != nil {
 		return nil, err
@@ -634,6 +638,24 @@ func cloneCI(c *cmdb.CI) *cmdb.CI {
 	return &n
 }
 
+// itemBufs recycles the package lists of software records: one is as
+// long as the host's software, and its strings make the garbage collector
+// scan it.
+var itemBufs = sync.Pool{New: func() any { return new([]cmdb.Installed) }}
+
+// releaseItems recycles a list softwareRecord made, once its record is
+// written (cmdb copies what it keeps).
+func releaseItems(items []cmdb.Installed) {
+	if cap(items) == 0 || cap(items) > 1<<14 {
+		return
+	}
+	clear(items[:cap(items)])
+	items = items[:0]
+	itemBufs.Put(&items)
+}
+
+// softwareRecord returns the record of pkgs; its list may be recycled
+// with releaseItems once written.
 func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 	// Order the packages by position first (package managers mostly list
 	// in order already: check before sorting), then build the items once,
@@ -668,7 +690,10 @@ func (e *Engine) softwareRecord(pkgs []Package) cmdb.SoftwareRecord {
 			return int(a - b)
 		})
 	}
-	items := make([]cmdb.Installed, 0, len(idx))
+	items := slices.Grow((*itemBufs.Get().(*[]cmdb.Installed))[:0], len(idx))
+	if items == nil {
+		items = []cmdb.Installed{} // an empty list, not none
+	}
 	for n, k := range idx {
 		p := &pkgs[k]
 		// One entry per (name, arch, source): a package database listing

@@ -124,5 +124,8 @@ func (s *Service) apply(ctx context.Context, peerID string, m *parcv1.Report) (*
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(r, res, time.Since(start))
 	}
+	// Applied: the engine is done with r (a report whose apply failed may
+	// still be in a commit batch; it is left to the garbage collector).
+	releasePackages(r)
 	return &parcv1.Ack{BootId: r.BootID, Sequence: r.Seq, Resync: res.Resync, SoftwareChanges: true}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -163,7 +164,10 @@ func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, er
 		return nil, false, nil // none, or an agent's field: unknown, ignored
 	}
 	list = list[len(asideNonce):]
-	pkgs = make([]reconcile.Package, 0, countItems(list))
+	pkgs = slices.Grow((*packageBufs.Get().(*[]reconcile.Package))[:0], countItems(list))
+	if pkgs == nil {
+		pkgs = []reconcile.Package{} // an empty list, not none
+	}
 	for len(list) > 0 {
 		num, typ, n := protowire.ConsumeTag(list)
 		if n < 0 {
@@ -190,6 +194,22 @@ func asideSoftware(inv *parcv1.Inventory) (pkgs []reconcile.Package, ok bool, er
 		list = list[m:]
 	}
 	return pkgs, true, nil
+}
+
+// packageBufs recycles the package lists of reports: one is as long as a
+// host's software, and its strings make the garbage collector scan it.
+var packageBufs = sync.Pool{New: func() any { return new([]reconcile.Package) }}
+
+// releasePackages recycles r's package list once nothing uses r.
+func releasePackages(r *reconcile.Report) {
+	l := r.Inventory.Software
+	r.Inventory.Software = nil
+	if cap(l) == 0 || cap(l) > 1<<14 {
+		return
+	}
+	clear(l[:cap(l)])
+	l = l[:0]
+	packageBufs.Put(&l)
 }
 
 // countItems counts the packages of a software list (a guess when it is
