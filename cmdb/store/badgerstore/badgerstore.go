@@ -381,7 +381,7 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 		if c.del {
 			err = btx.Delete(c.key)
 		} else {
-			err = btx.Set(c.key, encodeValue(rev, c.value))
+			err = btx.Set(c.key, sealStored(rev, c.stored))
 		}
 		if err != nil {
 			s.mu.Unlock()
@@ -582,7 +582,7 @@ func (t *txn) Put(key, value []byte) error {
 		return err
 	}
 	c.del = false
-	c.value = append([]byte{}, value...)
+	c.stored, c.value = newStored(value)
 	return nil
 }
 
@@ -591,7 +591,7 @@ func (t *txn) Delete(key []byte) error {
 	if err != nil {
 		return err
 	}
-	c.del, c.value = true, nil
+	c.del, c.value, c.stored = true, nil, nil
 	return nil
 }
 

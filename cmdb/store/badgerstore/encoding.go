@@ -42,14 +42,6 @@ func decodeInt(b []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(b)), nil
 }
 
-// encodeValue prefixes v with the revision that writes it.
-func encodeValue(rev int64, v []byte) []byte {
-	b := make([]byte, headerLen+len(v))
-	binary.BigEndian.PutUint64(b, uint64(rev))
-	copy(b[headerLen:], v)
-	return b
-}
-
 var errCorrupt = errors.New("badgerstore: corrupt record")
 
 func decodeValue(b []byte) (rev int64, v []byte, err error) {
@@ -64,7 +56,23 @@ type change struct {
 	key   []byte
 	del   bool
 	value []byte
-	prev  []byte // nil: the key was absent
+	// stored is value behind room for the header (value is its tail),
+	// written at commit: the value is copied once.
+	stored []byte
+	prev   []byte // nil: the key was absent
+}
+
+// newStored copies v behind room for a header: stored, and v's copy.
+func newStored(v []byte) (stored, value []byte) {
+	stored = make([]byte, headerLen+len(v))
+	copy(stored[headerLen:], v)
+	return stored, stored[headerLen:]
+}
+
+// sealStored writes rev into the header of stored and returns it.
+func sealStored(rev int64, stored []byte) []byte {
+	binary.BigEndian.PutUint64(stored, uint64(rev))
+	return stored
 }
 
 // encodeRecord encodes one revision's changes: count, then per change

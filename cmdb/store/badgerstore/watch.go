@@ -62,12 +62,13 @@ func (s *Store) watch(ctx context.Context, prefix []byte, pos *atomic.Int64, ch 
 		}
 		return false
 	}
+	var buf []store.Event // events go by value: the array serves every batch
 	for {
 		s.mu.Lock()
 		cur, notify := s.rev, s.notify
 		s.mu.Unlock()
 		for next <= cur {
-			evs, n, err := s.readFeed(prefix, next, min(cur, next+batchRevs-1))
+			evs, n, err := s.readFeed(prefix, next, min(cur, next+batchRevs-1), buf[:0])
 			if err != nil {
 				send(store.Event{Err: err})
 				return
@@ -77,6 +78,8 @@ func (s *Store) watch(ctx context.Context, prefix []byte, pos *atomic.Int64, ch 
 					return
 				}
 			}
+			clear(evs) // drop the views of records
+			buf = evs
 			next = n
 			pos.Store(next)
 		}
@@ -90,13 +93,13 @@ func (s *Store) watch(ctx context.Context, prefix []byte, pos *atomic.Int64, ch 
 	}
 }
 
-// readFeed returns the events under prefix of revisions from..to (or fewer
-// if the batch fills up), and the next revision to read.
-func (s *Store) readFeed(prefix []byte, from, to int64) ([]store.Event, int64, error) {
+// readFeed appends to evs the events under prefix of revisions from..to
+// (or fewer if the batch fills up), and returns them and the next revision
+// to read.
+func (s *Store) readFeed(prefix []byte, from, to int64, evs []store.Event) ([]store.Event, int64, error) {
 	if from <= s.compacted.Load() {
 		return nil, 0, store.ErrCompacted
 	}
-	var evs []store.Event
 	next := from
 	// The newest records are in memory: decode them in place.
 	for size := 0; next <= to && size < batchBytes; next++ {
