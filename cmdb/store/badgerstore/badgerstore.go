@@ -627,8 +627,12 @@ func (t *txn) Scan(ctx context.Context, rg store.Range) ([]store.KV, error) {
 		return nil, err
 	}
 	var pending []*change
+	// A plain prefix: one comparison per write, which mostly stops at the
+	// first byte (a batch of reports holds hundreds of writes).
+	plain := len(rg.Prefix) > 0 && rg.After == nil
 	for _, c := range t.writes {
-		if bytes.Compare(c.key, lo) >= 0 && (hi == nil || bytes.Compare(c.key, hi) < 0) {
+		if plain && bytes.HasPrefix(c.key, rg.Prefix) ||
+			!plain && bytes.Compare(c.key, lo) >= 0 && (hi == nil || bytes.Compare(c.key, hi) < 0) {
 			pending = append(pending, c)
 		}
 	}
