@@ -157,7 +157,8 @@ func (t *Tx) AddHistory(e HistoryEntry) error {
 		return err
 	}
 	t.n++
-	return t.tx.Put(historyKey(e.CI, t.now, t.n, t.tag), v)
+	// The key is new: (time, number, this transaction's random tag).
+	return store.PutNew(t.tx, historyKey(e.CI, t.now, t.n, t.tag), v)
 }
 
 // FindIdent returns the ids of CIs that carry identifier kind=value.

@@ -43,7 +43,7 @@ func Record(tx store.Txn, e Entry) error {
 	if err != nil {
 		return err
 	}
-	return tx.Put(key(e.At, e.ID), v)
+	return store.PutNew(tx, key(e.At, e.ID), v) // a new key: e.ID is new
 }
 
 func key(at time.Time, id string) []byte {

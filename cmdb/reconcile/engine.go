@@ -464,6 +464,10 @@ type countingTxn struct {
 }
 
 func (c *countingTxn) Put(k, v []byte) error { c.n++; return c.Txn.Put(k, v) }
+func (c *countingTxn) PutNew(k, v []byte) error {
+	c.n++
+	return store.PutNew(c.Txn, k, v)
+}
 func (c *countingTxn) Delete(k []byte) error { c.n++; return c.Txn.Delete(k) }
 
 // writes returns how many writes tx has made so far (0 when unknown).

@@ -65,6 +65,24 @@ type Txn interface {
 	Delete(key []byte) error
 }
 
+// NewPutter is implemented by a Txn that can write a key without first
+// reading it (see PutNew).
+type NewPutter interface {
+	PutNew(key, value []byte) error
+}
+
+// PutNew writes key, which the caller knows to be new (a unique key, as
+// history and audit entries have), through tx. A backend that reads every
+// written key's previous value for the change feed (Badger) skips that
+// read; should the key exist after all, it is overwritten and watchers see
+// no previous value. Other backends Put.
+func PutNew(tx Txn, key, value []byte) error {
+	if p, ok := tx.(NewPutter); ok {
+		return p.PutNew(key, value)
+	}
+	return tx.Put(key, value)
+}
+
 // Store is the key-value interface under the whole CMDB. Keys are ordered
 // byte strings. Every backend passes the storetest conformance suite.
 type Store interface {

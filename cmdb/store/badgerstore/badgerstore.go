@@ -682,6 +682,27 @@ func (t *txn) fail(err error) error {
 // first touch (which also puts it in the read set, so a concurrent write
 // conflicts and Prev is exact), and checks the limits.
 func (t *txn) touch(key []byte, vlen int) (*change, error) {
+	return t.touchAs(key, vlen, true)
+}
+
+// PutNew is Put of a key the caller knows to be new (store.PutNew): it
+// does not read the key's previous value first.
+func (t *txn) PutNew(key, value []byte) error {
+	if len(value) > store.MaxValueSize {
+		return t.fail(fmt.Errorf("put %d bytes: %w", len(value), store.ErrTooLarge))
+	}
+	c, err := t.touchAs(key, len(value), false)
+	if err != nil {
+		return err
+	}
+	c.del = false
+	c.stored, c.value = newStored(value)
+	return nil
+}
+
+// touchAs is touch; with read false a key not touched yet is taken as
+// absent, without reading it.
+func (t *txn) touchAs(key []byte, vlen int, read bool) (*change, error) {
 	if err := validKey(key); err != nil {
 		return nil, t.fail(err)
 	}
@@ -701,6 +722,9 @@ func (t *txn) touch(key []byte, vlen int) (*change, error) {
 	if prev, read := t.reads[string(key)]; read {
 		// Read already (and so in the read set): its value is Prev.
 		c.prev = prev
+		return c, nil
+	}
+	if !read {
 		return c, nil
 	}
 	item, err := t.btx.Get(key)

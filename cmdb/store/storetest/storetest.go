@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Closed", testClosed},
 		{"Fence", testFence},
 		{"ConcurrentCommitsWatch", testConcurrentCommitsWatch},
+		{"PutNew", testPutNew},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -883,4 +884,47 @@ func testConcurrentCommitsWatch(t *testing.T, s store.Store) {
 		}
 	}
 	noMore(t, ch)
+}
+
+// testPutNew: store.PutNew writes a new key as Put does (read your writes,
+// committed, watched), and checks keys and sizes the same way.
+func testPutNew(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, err := s.Update(ctx, func(tx store.Txn) error {
+		if err := store.PutNew(tx, []byte("n/a"), []byte("1")); err != nil {
+			return err
+		}
+		if v, err := tx.Get(ctx, []byte("n/a")); err != nil || string(v) != "1" {
+			t.Errorf("read own new key: %q, %v", v, err)
+		}
+		if err := tx.Put([]byte("n/b"), []byte("1")); err != nil {
+			return err
+		}
+		return store.PutNew(tx, []byte("n/b"), []byte("2")) // written in this transaction already: a Put
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := get(t, s, "n/a"); v != "1" {
+		t.Errorf("n/a = %q after commit", v)
+	}
+	if v, _ := get(t, s, "n/b"); v != "2" {
+		t.Errorf("n/b = %q after commit", v)
+	}
+	ch, err := s.Watch(ctx, []byte("n/"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := collect(t, ch, 2)
+	if fmtEv(evs[0]) != "put n/a=1 prev=<nil> last=false" || fmtEv(evs[1]) != "put n/b=2 prev=<nil> last=true" {
+		t.Errorf("events %s / %s", fmtEv(evs[0]), fmtEv(evs[1]))
+	}
+	_, err = s.Update(ctx, func(tx store.Txn) error { return store.PutNew(tx, nil, []byte("x")) })
+	if !errors.Is(err, store.ErrBadKey) {
+		t.Errorf("PutNew of an empty key: %v", err)
+	}
+	_, err = s.Update(ctx, func(tx store.Txn) error { return store.PutNew(tx, []byte("n/big"), make([]byte, store.MaxValueSize+1)) })
+	if !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("PutNew of a value too large: %v", err)
+	}
 }
