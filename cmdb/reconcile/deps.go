@@ -113,21 +113,23 @@ func hostIPs(host *cmdb.CI, r *Report) []string {
 }
 
 // applySockets keeps the listener index and the depends_on relationships
-// in step with the host's sockets, within the report's write budget.
-func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *Report, res *Result) error {
+// in step with the host's sockets, within the report's write budget. It
+// reports whether the host's sockets are settled: nothing left for a later
+// report (which then need not look unless it carries sockets).
+func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *Report, res *Result) (settled bool, err error) {
 	key := []byte(PrefixHostSockets + host.ID)
 	var rec HostSockets
 	raw, err := tx.Store().Get(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if !r.Has(SecSockets) {
-			return nil
+			return true, nil
 		}
 	case err != nil:
-		return err
+		return false, err
 	default:
 		if err := cmdb.Decode(raw, &rec); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if r.Has(SecSockets) {
@@ -158,7 +160,12 @@ func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r
 		}
 	}
 	// Reserve: this record, the agent record and a margin.
-	room := func(cost int) bool { return writes(tx)+cost+2 <= e.cfg.WriteBudget }
+	short := false // out of budget: work is left
+	room := func(cost int) bool {
+		ok := writes(tx)+cost+2 <= e.cfg.WriteBudget
+		short = short || !ok
+		return ok
+	}
 	if rec.Written == nil {
 		rec.Written = map[string]string{}
 	}
@@ -172,11 +179,11 @@ func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r
 			var l Listener
 			if cmdb.Decode(v, &l) == nil && l.Host == host.ID {
 				if err := tx.Store().Delete([]byte(k)); err != nil {
-					return err
+					return false, err
 				}
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
+			return false, err
 		}
 		delete(rec.Written, k)
 	}
@@ -187,10 +194,10 @@ func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r
 		}
 		v, err := cmdb.Encode(Listener{Host: host.ID, HostName: host.Name, Process: proc})
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := tx.Store().Put([]byte(k), v); err != nil {
-			return err
+			return false, err
 		}
 		rec.Written[k] = proc
 	}
@@ -203,7 +210,7 @@ func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r
 		}
 		isNew, err := e.dependency(ctx, tx, host, ep)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if isNew {
 			created++
@@ -211,17 +218,18 @@ func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r
 		}
 	}
 	rec.Pending = left
+	settled = !short && len(left) == 0
 	if len(rec.Want) == 0 && len(rec.Written) == 0 && len(rec.Pending) == 0 {
 		if raw == nil {
-			return nil
+			return settled, nil
 		}
-		return tx.Store().Delete(key)
+		return settled, tx.Store().Delete(key)
 	}
 	v, err := cmdb.Encode(rec)
 	if err != nil || bytes.Equal(v, raw) {
-		return err
+		return settled, err
 	}
-	return tx.Store().Put(key, v)
+	return settled, tx.Store().Put(key, v)
 }
 
 // ServiceID is the id of the service CI for a port listened on by a host.

@@ -42,6 +42,9 @@ type AgentRecord struct {
 	// Software is the agent's hash of the software list the host's record
 	// holds ("" when unknown): package changes apply only on top of it.
 	Software string `cbor:"10,keyasint,omitempty" json:"-"`
+	// SocketsSettled says the host's sockets record (hs/) has no work left
+	// from an earlier report: a report without sockets skips it.
+	SocketsSettled bool `cbor:"11,keyasint,omitempty" json:"-"`
 }
 
 // EventRecord is the last report of one health condition on a host.
@@ -296,8 +299,12 @@ func (e *Engine) apply(ctx context.Context, tx *cmdb.Tx, r *Report, res *Result)
 		if err := e.applyEvents(ctx, tx, host.ID, events, res); err != nil {
 			return err
 		}
-		if err := e.applySockets(ctx, tx, host, r, res); err != nil {
-			return err
+		// A report without sockets has nothing to do there unless an
+		// earlier one left work (or the agent moved to another host).
+		if r.Has(SecSockets) || !rec.SocketsSettled || rec.HostID != host.ID {
+			if rec.SocketsSettled, err = e.applySockets(ctx, tx, host, r, res); err != nil {
+				return err
+			}
 		}
 	}
 	if rec.BootID != "" && rec.BootID != r.BootID {
