@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +174,51 @@ func TestPatchSoftwareBadInput(t *testing.T) {
 	}
 	if _, after := readSoftware(t, st, "h"); !bytes.Equal(before, after) {
 		t.Error("a refused patch changed the record")
+	}
+}
+
+// TestCreateCI: a CI created with CreateCI reads back, indexes and history
+// included, exactly as one written with PutCI.
+func TestCreateCI(t *testing.T) {
+	st := teststore.Open(t)
+	ctx := context.Background()
+	mk := func(id string) *CI {
+		return &CI{ID: id, Class: ClassComputer, Name: "web-" + id, State: "use",
+			Identifiers: map[string][]string{"serial": {"SN-" + id}, "mac": {"00:11:22:33:44:" + id}}}
+	}
+	_, err := st.Update(ctx, func(stx store.Txn) error {
+		tx := NewTx(ctx, stx, "test", time.Now())
+		if err := tx.CreateCI(mk("01")); err != nil {
+			return err
+		}
+		_, err := tx.PutCI(nil, mk("02"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewGraph(st)
+	shape := func(id string) string {
+		ci, err := g.CI(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range []string{PrefixClass + ClassComputer + "/", PrefixName, PrefixIdent} {
+			kvs, _ := st.Scan(ctx, store.Range{Prefix: []byte(p)})
+			for _, kv := range kvs {
+				if strings.HasSuffix(string(kv.Key), "/"+id) {
+					out = append(out, strings.ReplaceAll(string(kv.Key), id, "ID"))
+				}
+			}
+		}
+		h, err := g.History(ctx, id, HistoryOptions{})
+		if err != nil || len(h) != 1 || h[0].Kind != HistCreated {
+			t.Fatalf("history of %s: %+v, %v", id, h, err)
+		}
+		return fmt.Sprint(strings.ReplaceAll(ci.Name, id, "ID"), ci.Class, out, len(h[0].Changes))
+	}
+	if a, b := shape("01"), shape("02"); a != b {
+		t.Errorf("CreateCI wrote %s\nPutCI wrote %s", a, b)
 	}
 }

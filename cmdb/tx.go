@@ -67,6 +67,18 @@ func loadCI(ctx context.Context, r store.Reader, id string) (*CI, error) {
 // follow the change and one history entry lists every changed field. When
 // nothing changed, nothing is written and PutCI returns false.
 func (t *Tx) PutCI(old, ci *CI) (bool, error) {
+	return t.putCI(old, ci, t.tx.Put)
+}
+
+// CreateCI writes a new CI whose ID was just made (NewID): its record and
+// index keys, which all hold the ID, are new, so the store is not asked
+// for what they held before (store.PutNew).
+func (t *Tx) CreateCI(ci *CI) error {
+	_, err := t.putCI(nil, ci, func(k, v []byte) error { return store.PutNew(t.tx, k, v) })
+	return err
+}
+
+func (t *Tx) putCI(old, ci *CI, put func(k, v []byte) error) (bool, error) {
 	if ci.ID == "" || ci.Class == "" {
 		return false, fmt.Errorf("put CI: id and class are required: %w", ErrInvalid)
 	}
@@ -90,16 +102,16 @@ func (t *Tx) PutCI(old, ci *CI) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := t.tx.Put(ciKey(ci.ID), v); err != nil {
+	if err := put(ciKey(ci.ID), v); err != nil {
 		return false, fmt.Errorf("put CI %s: %w", ci.ID, err)
 	}
-	if err := t.reindex(old, ci); err != nil {
+	if err := t.reindex(old, ci, put); err != nil {
 		return false, err
 	}
 	return true, t.AddHistory(HistoryEntry{CI: ci.ID, Kind: kind, Changes: changes})
 }
 
-func (t *Tx) reindex(old, ci *CI) error {
+func (t *Tx) reindex(old, ci *CI, put func(k, v []byte) error) error {
 	var oldClass, oldName string
 	var oldIdents map[string][]string
 	if old != nil {
@@ -111,7 +123,7 @@ func (t *Tx) reindex(old, ci *CI) error {
 				return err
 			}
 		}
-		if err := t.tx.Put(classKey(ci.Class, ci.ID), nil); err != nil {
+		if err := put(classKey(ci.Class, ci.ID), nil); err != nil {
 			return err
 		}
 	}
@@ -122,7 +134,7 @@ func (t *Tx) reindex(old, ci *CI) error {
 			}
 		}
 		if ci.Name != "" {
-			if err := t.tx.Put(nameKey(ci.Name, ci.ID), nil); err != nil {
+			if err := put(nameKey(ci.Name, ci.ID), nil); err != nil {
 				return err
 			}
 		}
@@ -139,7 +151,7 @@ func (t *Tx) reindex(old, ci *CI) error {
 	for kind, vals := range ci.Identifiers {
 		for _, v := range vals {
 			if !slices.Contains(oldIdents[kind], v) {
-				if err := t.tx.Put(identKey(kind, v, ci.ID), nil); err != nil {
+				if err := put(identKey(kind, v, ci.ID), nil); err != nil {
 					return err
 				}
 			}

@@ -73,7 +73,8 @@ type Config struct {
 	// Title maps a package name and publisher to its normalized software
 	// title (cmdb.NormalizeTitle of the name when nil).
 	Title func(name, publisher string) string
-	// NewID makes ids for new CIs (cmdb.NewID when nil).
+	// NewID makes ids for new CIs (cmdb.NewID when nil). Every id must be
+	// new: a new host's keys are written without reading them first.
 	NewID func() string
 	// OnApplied runs inside the ingest transaction after a report was
 	// applied (audit, module hooks). An error aborts the whole report.
@@ -552,7 +553,12 @@ func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *R
 	if r.Kind == Full || r.Has(SecSystem) {
 		next.Identifiers = mergeIdentifiers(next.Identifiers, ids, r)
 	}
-	changed, err := tx.PutCI(old, next)
+	changed := true
+	if old == nil {
+		err = tx.CreateCI(next) // next.ID is new
+	} else {
+		changed, err = tx.PutCI(old, next)
+	}
 	if err != nil {
 		return nil, err
 	}
