@@ -34,6 +34,10 @@ type pendingReport struct {
 // bytes; the fallback covers a wrong guess.
 const batchMax = 64
 
+// batchMin is the fewest reports a batch takes from a long queue (see
+// takeBatch).
+const batchMin = 8
+
 // pkgBytes estimates the bytes a package adds to a transaction: its share of
 // the software record, which is smaller compressed but never larger.
 const pkgBytes = 64
@@ -104,9 +108,13 @@ func (e *Engine) takeBatch() []*pendingReport {
 	agents := map[string]bool{}
 	writes, bytes := 0, 0
 	maxWrites, maxBytes := e.limits.Ops-8, e.limits.Bytes/2
+	// A share of a long queue, so that the other committers apply the
+	// rest at the same time instead of one applying it all while they
+	// wait.
+	most := min(batchMax, max(batchMin, (len(e.queue)+maxCommitters-1)/maxCommitters))
 	for i, p := range e.queue {
 		w, b := cost(p.r)
-		if len(batch) > 0 && (len(batch) >= batchMax || writes+w > maxWrites || bytes+b > maxBytes) {
+		if len(batch) > 0 && (len(batch) >= most || writes+w > maxWrites || bytes+b > maxBytes) {
 			rest = append(rest, e.queue[i:]...)
 			break
 		}
