@@ -65,14 +65,7 @@ func (t *Tx) PatchSoftware(host string, set, gone []Installed) (bool, error) {
 	if !modified {
 		return false, nil
 	}
-	d, err := t.softwareDict(*buf)
-	if err != nil {
-		return false, err
-	}
-	if err := t.tx.Put(softwareKey(host), encodeWithDict(*buf, d)); err != nil {
-		return false, fmt.Errorf("put software of %s: %w", host, err)
-	}
-	return true, t.AddHistory(HistoryEntry{CI: host, Kind: HistUpdated, Changes: changes})
+	return true, t.writeSoftware(host, *buf, changes)
 }
 
 // splicePatch appends the CBOR payload of the record old (scanned, sorted
@@ -154,7 +147,7 @@ func splicePatch(dst []byte, old []swPkg, set, gone []Installed) ([]byte, bool, 
 			dst = appendInstalledCBOR(dst, s.new)
 		}
 	}
-	changes := SoftwareChanges(before, after, 200)
+	changes := SoftwareChanges(before, after, softwareHistoryLimit)
 	for i := range changes {
 		if v, ok := changes[i].Before.(string); ok {
 			changes[i].Before = strings.Clone(v) // it views old's storage

@@ -343,7 +343,7 @@ func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
 	raw, err := t.tx.Get(t.ctx, softwareKey(host))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		changes = SoftwareChanges(nil, rec.Items, 200)
+		changes = SoftwareChanges(nil, rec.Items, softwareHistoryLimit)
 	case err != nil:
 		return false, err
 	default:
@@ -353,7 +353,7 @@ func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
 				return nil
 			}
 			var err error
-			changes, err = softwareChangesFrom(p, rec.Items, 200)
+			changes, err = softwareChangesFrom(p, rec.Items, softwareHistoryLimit)
 			return err
 		})
 		if err != nil {
@@ -363,14 +363,25 @@ func (t *Tx) PutSoftware(host string, rec SoftwareRecord) (bool, error) {
 			return false, nil
 		}
 	}
+	return true, t.writeSoftware(host, payload, changes)
+}
+
+// softwareHistoryLimit is how many packages a software history entry
+// names; past it, only counts.
+const softwareHistoryLimit = 200
+
+// writeSoftware stores a host's software record from its CBOR payload,
+// compressed against the fleet's dictionary, and records changes in the
+// host's history.
+func (t *Tx) writeSoftware(host string, payload []byte, changes []Change) error {
 	d, err := t.softwareDict(payload)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := t.tx.Put(softwareKey(host), encodeWithDict(payload, d)); err != nil {
-		return false, fmt.Errorf("put software of %s: %w", host, err)
+		return fmt.Errorf("put software of %s: %w", host, err)
 	}
-	return true, t.AddHistory(HistoryEntry{CI: host, Kind: HistUpdated, Changes: changes})
+	return t.AddHistory(HistoryEntry{CI: host, Kind: HistUpdated, Changes: changes})
 }
 
 var (

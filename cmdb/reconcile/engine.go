@@ -210,11 +210,11 @@ func validSoftwareChanges(r *Report, c *SoftwareChanges) error {
 		set[k] = true
 	}
 	for _, p := range c.Removed {
-		if k := (pkgKey{p.Name, p.Arch, p.Source}); strings.TrimSpace(p.Name) == "" || set[k] {
+		k := pkgKey{p.Name, p.Arch, p.Source}
+		if strings.TrimSpace(p.Name) == "" || set[k] {
 			return fmt.Errorf("%w: package removal without a name, or of %q also set or removed twice", ErrBadReport, p.Name)
-		} else {
-			set[k] = true
 		}
+		set[k] = true
 	}
 	return nil
 }

@@ -573,11 +573,17 @@ type txn struct {
 	err   error // sticky limit error: the commit fails even if fn ignores it
 }
 
-func (t *txn) Put(key, value []byte) error {
+func (t *txn) Put(key, value []byte) error { return t.put(key, value, true) }
+
+// PutNew is Put of a key the caller knows to be new (store.PutNew): it
+// does not read the key's previous value first.
+func (t *txn) PutNew(key, value []byte) error { return t.put(key, value, false) }
+
+func (t *txn) put(key, value []byte, read bool) error {
 	if len(value) > store.MaxValueSize {
 		return t.fail(fmt.Errorf("put %d bytes: %w", len(value), store.ErrTooLarge))
 	}
-	c, err := t.touch(key, len(value))
+	c, err := t.touchAs(key, len(value), read)
 	if err != nil {
 		return err
 	}
@@ -683,21 +689,6 @@ func (t *txn) fail(err error) error {
 // conflicts and Prev is exact), and checks the limits.
 func (t *txn) touch(key []byte, vlen int) (*change, error) {
 	return t.touchAs(key, vlen, true)
-}
-
-// PutNew is Put of a key the caller knows to be new (store.PutNew): it
-// does not read the key's previous value first.
-func (t *txn) PutNew(key, value []byte) error {
-	if len(value) > store.MaxValueSize {
-		return t.fail(fmt.Errorf("put %d bytes: %w", len(value), store.ErrTooLarge))
-	}
-	c, err := t.touchAs(key, len(value), false)
-	if err != nil {
-		return err
-	}
-	c.del = false
-	c.stored, c.value = newStored(value)
-	return nil
 }
 
 // touchAs is touch; with read false a key not touched yet is taken as
