@@ -146,7 +146,8 @@ func encodePayload(b []byte) []byte {
 var payloadBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // WithPayload calls fn with the CBOR of a value written by Encode,
-// decompressed into a recycled buffer when it was compressed: fn must copy
+// decompressed when it was compressed (into a recycled buffer, or shared
+// from the payload cache): fn must neither modify p nor keep it, and copies
 // out what it keeps.
 func WithPayload(data []byte, fn func(p []byte) error) error {
 	if len(data) == 0 {
@@ -167,12 +168,16 @@ func WithPayload(data []byte, fn func(p []byte) error) error {
 			}
 			dec, frame = d.dec, frame[4:]
 		}
+		if p := payloads.get(data); p != nil {
+			return fn(p)
+		}
 		buf := payloadBufs.Get().(*[]byte)
 		defer payloadBufs.Put(buf)
 		var err error
 		if *buf, err = dec.DecodeAll(frame, (*buf)[:0]); err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
+		payloads.put(data, *buf)
 		return fn(*buf)
 	}
 	return fmt.Errorf("%w: unknown format byte %#x", ErrCorrupt, data[0])

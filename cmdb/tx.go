@@ -378,8 +378,14 @@ func (t *Tx) writeSoftware(host string, payload []byte, changes []Change) error 
 	if err != nil {
 		return err
 	}
-	if err := t.tx.Put(softwareKey(host), encodeWithDict(payload, d)); err != nil {
+	v := encodeWithDict(payload, d)
+	if err := t.tx.Put(softwareKey(host), v); err != nil {
 		return fmt.Errorf("put software of %s: %w", host, err)
+	}
+	if v[0] != formatCBOR {
+		// Its readers (the title index, licence compliance, the next
+		// patch) follow right behind.
+		payloads.put(v, payload)
 	}
 	return t.AddHistory(HistoryEntry{CI: host, Kind: HistUpdated, Changes: changes})
 }

@@ -177,7 +177,15 @@ func Run(ctx context.Context, cfg Config) error {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parc_software_index_pending_revisions",
 		Help: "Revision distance between the newest software change received by the title index and the last one folded in (0 when caught up).",
-	}, func() float64 { return float64(indexer.Pending()) }))
+	}, func() float64 { return float64(indexer.Pending()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "parc_payload_cache_hits_total",
+			Help: "Reads of compressed values (software records) answered from the decompressed-payload cache.",
+		}, func() float64 { return float64(cmdb.PayloadCache().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "parc_payload_cache_misses_total",
+			Help: "Reads of compressed values that had to be decompressed.",
+		}, func() float64 { return float64(cmdb.PayloadCache().Misses) }))
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv.Handler())
