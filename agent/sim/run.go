@@ -83,6 +83,9 @@ type Stats struct {
 	// CollectorCPU is the CPU time the collector used during the phase
 	// (0 when unknown).
 	CollectorCPU time.Duration
+	// SimCPU is the CPU time the simulator itself used during the phase:
+	// on a shared machine, what the collector could not have.
+	SimCPU time.Duration
 }
 
 // Rate is reports per second.
@@ -96,6 +99,9 @@ func (s Stats) String() string {
 		// cores would sustain at that cost.
 		per := float64(s.Reports) / s.CollectorCPU.Seconds()
 		out += fmt.Sprintf(" collector_cpu_s=%.2f per_cpu_s=%.0f two_core_capacity=%.0f/s", s.CollectorCPU.Seconds(), per, 2*per)
+	}
+	if s.SimCPU > 0 {
+		out += fmt.Sprintf(" sim_cpu_s=%.2f", s.SimCPU.Seconds())
 	}
 	return out
 }
@@ -230,6 +236,7 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	if r.cfg.CollectorPID > 0 {
 		cpu0 = ProcessCPU(r.cfg.CollectorPID)
 	}
+	sim0 := ProcessCPU(os.Getpid())
 	start := time.Now()
 	for range min(r.cfg.Concurrency, n) {
 		wg.Add(1)
@@ -266,6 +273,7 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	if r.cfg.CollectorPID > 0 {
 		st.CollectorCPU = ProcessCPU(r.cfg.CollectorPID) - cpu0
 	}
+	st.SimCPU = ProcessCPU(os.Getpid()) - sim0
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	st.P50, st.P99 = lat[n/2], lat[min(n-1, n*99/100)]
 	return st
