@@ -524,7 +524,11 @@ func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *R
 	}
 	var old *cmdb.CI
 	next := &cmdb.CI{ID: e.cfg.NewID(), Class: cmdb.ClassComputer, State: "use"}
-	if host != nil {
+	if host != nil && settled(host) && !touchesHost(r) {
+		// Most deltas (disk usage, sockets, services, packages) leave
+		// the host CI as it is: no copy to build and compare.
+		next = host
+	} else if host != nil {
 		old = host
 		next = cloneCI(host)
 		if next.State == "plan" || next.State == "acquire" || next.State == "deploy" || next.State == "" {
@@ -549,14 +553,19 @@ func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *R
 			res.Changed++
 		}
 	}
-	e.hostFacts(next, r, tx.Now())
-	if r.Kind == Full || r.Has(SecSystem) {
-		next.Identifiers = mergeIdentifiers(next.Identifiers, ids, r)
+	if next != host {
+		e.hostFacts(next, r, tx.Now())
+		if r.Kind == Full || r.Has(SecSystem) {
+			next.Identifiers = mergeIdentifiers(next.Identifiers, ids, r)
+		}
 	}
 	changed := true
-	if old == nil {
+	switch {
+	case next == host:
+		changed = false
+	case old == nil:
 		err = tx.CreateCI(next) // next.ID is new
-	} else {
+	default:
 		changed, err = tx.PutCI(old, next)
 	}
 	if err != nil {
@@ -587,6 +596,33 @@ func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *R
 		res.Changed++
 	}
 	return next, nil
+}
+
+// hostSections are the sections that set the host CI's own attributes,
+// name or identifiers (see sectionAttrs and hostFacts).
+var hostSections = [...]string{SecSystem, SecFirmware, SecMemory, SecCPU, SecNICs}
+
+// touchesHost reports whether r may change the host CI itself.
+func touchesHost(r *Report) bool {
+	if r.Kind == Full {
+		return true
+	}
+	for _, s := range hostSections {
+		if r.Has(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// settled reports whether a report leaves host's state and flags as they
+// are: it is in use (or past it) and not flagged stale.
+func settled(host *cmdb.CI) bool {
+	switch host.State {
+	case "plan", "acquire", "deploy", "":
+		return false
+	}
+	return !host.Flags["stale"] && !host.Flags["retirement_proposed"]
 }
 
 // mergeIdentifiers replaces the discovered identifier kinds with what the
