@@ -212,6 +212,12 @@ func (t *Tx) PutRel(r Relationship) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
+	return t.PutRelOver(old, r)
+}
+
+// PutRelOver is PutRel for a caller that has read the relationship already
+// in this transaction: old is what Rel returned (nil when not found).
+func (t *Tx) PutRelOver(old *Relationship, r Relationship) error {
 	if old == nil {
 		if r.FirstSeen.IsZero() {
 			r.FirstSeen = t.now

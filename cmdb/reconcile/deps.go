@@ -296,7 +296,7 @@ func (e *Engine) dependency(ctx context.Context, tx *cmdb.Tx, client *cmdb.CI, e
 		rel.Attrs = old.Attrs // first sighting names the client process; no churn after
 		rel.Observations = old.Observations + 1
 	}
-	if err := tx.PutRel(rel); err != nil {
+	if err := tx.PutRelOver(old, rel); err != nil {
 		return false, err
 	}
 	if old == nil {
