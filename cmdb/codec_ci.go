@@ -276,7 +276,11 @@ func daysIn(month, year int) int {
 
 // decodeCI decodes the CBOR payload of a CI into ci, which should be
 // zero: on an error ci holds part of the payload, and Rev is left alone.
-func decodeCI(p []byte, ci *CI) error {
+func decodeCI(p []byte, ci *CI) error { return decodeCIFields(p, ci, true) }
+
+// decodeCIFields is decodeCI, leaving out the attributes and sightings
+// unless all.
+func decodeCIFields(p []byte, ci *CI, all bool) error {
 	r := &ciReader{CBORReader: CBORReader{B: p}}
 	fields, err := r.count(5, 2)
 	if err != nil {
@@ -297,12 +301,20 @@ func decodeCI(p []byte, ci *CI) error {
 		case 4:
 			ci.Name, err = r.text()
 		case 5:
+			if !all {
+				err = r.Skip()
+				break
+			}
 			ci.Attrs, err = r.attrs()
 		case 6:
 			ci.Identifiers, err = r.identifiers()
 		case 7:
 			ci.State, err = r.word()
 		case 8:
+			if !all {
+				err = r.Skip()
+				break
+			}
 			ci.Seen, err = r.seen()
 		case 9:
 			ci.Created, err = r.time()

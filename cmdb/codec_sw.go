@@ -73,6 +73,45 @@ func (r *CBORReader) TextUnchecked() ([]byte, error) {
 	return s, nil
 }
 
+// Skip reads past one data item of the definite-length subset, nested
+// items included (at most 64 deep).
+func (r *CBORReader) Skip() error { return r.skip(64) }
+
+func (r *CBORReader) skip(depth int) error {
+	if depth == 0 {
+		return errSWShape
+	}
+	major, n, err := r.Head()
+	if err != nil {
+		return err
+	}
+	switch major {
+	case 0, 1, 7: // integers, simple values and floats: the head is all
+		return nil
+	case 2, 3:
+		if n > uint64(len(r.B)-r.I) {
+			return errSWShape
+		}
+		r.I += int(n)
+		return nil
+	case 4, 5:
+		if n > uint64(len(r.B)-r.I) { // every item is a byte at least
+			return errSWShape
+		}
+		if major == 5 {
+			n *= 2
+		}
+		for range n {
+			if err := r.skip(depth - 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	default: // 6, a tag: its item follows
+		return r.skip(depth - 1)
+	}
+}
+
 // End checks that the whole input was read.
 func (r *CBORReader) End() error {
 	if r.I != len(r.B) {

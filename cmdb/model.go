@@ -74,6 +74,9 @@ type CI struct {
 	Flags map[string]bool `cbor:"11,keyasint,omitempty" json:"flags,omitempty"`
 	// Rev is the store revision that last wrote the CI (not stored).
 	Rev int64 `cbor:"-" json:"rev"`
+	// head marks a CI read without its Attrs and Seen (Tx.CIHead): it
+	// must never be written, nor serve as the old state of a write.
+	head bool
 }
 
 // Seen is when a source first and last observed a CI.

@@ -63,6 +63,35 @@ func loadCI(ctx context.Context, r store.Reader, id string) (*CI, error) {
 	return ci, nil
 }
 
+// CIHead reads a CI without its attributes and sightings, for callers
+// that need its identity, name, state, identifiers or flags only: the
+// attributes are most of a host's record. The result cannot be written
+// (PutCI refuses it, and clones of it); read the CI with CI to change it.
+func (t *Tx) CIHead(id string) (*CI, error) {
+	v, err := t.tx.Get(t.ctx, ciKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("CI %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load CI %s: %w", id, err)
+	}
+	ci := &CI{}
+	err = WithPayload(v, func(p []byte) error { return decodeCIFields(p, ci, false) })
+	if err != nil {
+		// Not the shape the direct decoder reads: the whole CI.
+		ci = &CI{}
+		if err := Decode(v, ci); err != nil {
+			return nil, fmt.Errorf("load CI %s: %w", id, err)
+		}
+		return ci, nil
+	}
+	ci.head = true
+	return ci, nil
+}
+
+// IsHead reports whether ci was read by CIHead, without its attributes.
+func (ci *CI) IsHead() bool { return ci.head }
+
 // PutCI writes ci. old is its previous state (nil for a new CI). Indexes
 // follow the change and one history entry lists every changed field. When
 // nothing changed, nothing is written and PutCI returns false.
@@ -81,6 +110,10 @@ func (t *Tx) CreateCI(ci *CI) error {
 func (t *Tx) putCI(old, ci *CI, put func(k, v []byte) error) (bool, error) {
 	if ci.ID == "" || ci.Class == "" {
 		return false, fmt.Errorf("put CI: id and class are required: %w", ErrInvalid)
+	}
+	if ci.head || (old != nil && old.head) {
+		// Its attributes were not read: writing it would drop them.
+		return false, fmt.Errorf("put CI %s: read without its attributes (CIHead): %w", ci.ID, ErrInvalid)
 	}
 	var changes []Change
 	kind := HistUpdated

@@ -265,7 +265,14 @@ func (e *Engine) apply(ctx context.Context, tx *cmdb.Tx, r *Report, res *Result)
 	}
 	var host *cmdb.CI
 	if rec.HostID != "" {
-		if host, err = tx.CI(rec.HostID); err != nil && !errors.Is(err, cmdb.ErrNotFound) {
+		if r.Kind != Full && !touchesHost(r) {
+			// Most likely left as it is (see applyHost): its
+			// attributes are read only if it changes after all.
+			host, err = tx.CIHead(rec.HostID)
+		} else {
+			host, err = tx.CI(rec.HostID)
+		}
+		if err != nil && !errors.Is(err, cmdb.ErrNotFound) {
 			return err
 		}
 	}
@@ -529,6 +536,11 @@ func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *R
 		// the host CI as it is: no copy to build and compare.
 		next = host
 	} else if host != nil {
+		if host.IsHead() {
+			if host, err = tx.CI(host.ID); err != nil {
+				return nil, err
+			}
+		}
 		old = host
 		next = cloneCI(host)
 		if next.State == "plan" || next.State == "acquire" || next.State == "deploy" || next.State == "" {

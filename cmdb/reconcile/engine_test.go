@@ -269,3 +269,75 @@ func TestBadReportsAreRejectedAndWriteNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestDeltasKeepTheHostWhole: deltas that read only the host's head (no
+// host sections) leave its attributes alone, add disks through it, and
+// revive it when it went stale, with every attribute kept.
+func TestDeltasKeepTheHostWhole(t *testing.T) {
+	st := teststore.Open(t)
+	e := reconcile.New(st, reconcile.Config{})
+	g := cmdb.NewGraph(st)
+	ctx := context.Background()
+	host := apply(t, e, fixture("a1", "db-1", 3), t0).HostID
+	// An asset manager sets the owner by hand.
+	if _, err := st.Update(ctx, func(stx store.Txn) error {
+		tx := cmdb.NewTx(ctx, stx, "user:alice", t0)
+		old, err := tx.CI(host)
+		if err != nil {
+			return err
+		}
+		next := *old
+		next.Attrs = map[string]cmdb.Attr{}
+		for k, v := range old.Attrs {
+			next.Attrs[k] = v
+		}
+		reconcile.SetAttr(reconcile.DefaultPrecedence(), &next, "owner", "alice", cmdb.SourceManual, t0)
+		_, err = tx.PutCI(old, &next)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := g.CI(ctx, host)
+	delta := func(seq uint64, at time.Time, sections ...string) reconcile.Result {
+		r := fixture("a1", "db-1", 3)
+		r.Seq, r.Kind, r.CollectedAt, r.Sections = seq, reconcile.Delta, at, map[string]bool{}
+		for _, s := range sections {
+			r.Sections[s] = true
+		}
+		r.Inventory.Disks = append(r.Inventory.Disks, reconcile.Disk{Name: "vdb", SizeBytes: 10 << 30, Type: "virtio"})
+		r.Inventory.Filesystems = []reconcile.Filesystem{{Device: "/dev/vda1", MountPoint: "/", SizeBytes: 200 << 30, UsedBytes: seq << 30}}
+		return apply(t, e, r, at)
+	}
+	delta(2, t0.Add(time.Minute), reconcile.SecFilesystems)
+	delta(3, t0.Add(2*time.Minute), reconcile.SecDisks)
+	after, _ := g.CI(ctx, host)
+	if len(after.Attrs) != len(before.Attrs) || after.Attrs["owner"].Value != "alice" || after.Attrs["os_name"].Value != "debian" {
+		t.Errorf("host attributes after deltas: %v, before %v", after.Attrs, before.Attrs)
+	}
+	edges, err := g.Edges(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contains := 0
+	for _, ed := range edges {
+		if ed.Direction == "out" && ed.Type == cmdb.RelContains {
+			contains++
+		}
+	}
+	if contains != 4 { // cpu, vda, vdb, eth0
+		t.Errorf("host contains %d components, want 4", contains)
+	}
+	if _, err := reconcile.NewSweeper(st, nil).Sweep(ctx, t0.Add(8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if ci, _ := g.CI(ctx, host); !ci.Flags[reconcile.FlagStale] {
+		t.Fatalf("host not stale after 8 quiet days: %v", ci.Flags)
+	}
+	if res := delta(4, t0.Add(9*24*time.Hour), reconcile.SecFilesystems); !res.Revived {
+		t.Errorf("a delta did not revive the stale host: %+v", res)
+	}
+	revived, _ := g.CI(ctx, host)
+	if len(revived.Flags) != 0 || revived.Attrs["owner"].Value != "alice" || len(revived.Attrs) != len(before.Attrs) {
+		t.Errorf("revived host: flags %v, attributes %v", revived.Flags, revived.Attrs)
+	}
+}
