@@ -178,16 +178,21 @@ func WithPayload(data []byte, fn func(p []byte) error) error {
 			}
 			dec, frame = d.dec, frame[4:]
 		}
-		if p := payloads.get(data); p != nil {
-			return fn(p)
+		if e := payloads.get(data); e != nil {
+			defer payloads.release(e)
+			return fn(*e.payload)
 		}
 		buf := payloadBufs.Get().(*[]byte)
-		defer payloadBufs.Put(buf)
 		var err error
 		if *buf, err = dec.DecodeAll(frame, (*buf)[:0]); err != nil {
+			payloadBufs.Put(buf)
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-		payloads.put(data, *buf)
+		if e := payloads.adopt(data, buf); e != nil {
+			defer payloads.release(e)
+			return fn(*e.payload)
+		}
+		defer payloadBufs.Put(buf)
 		return fn(*buf)
 	}
 	return fmt.Errorf("%w: unknown format byte %#x", ErrCorrupt, data[0])

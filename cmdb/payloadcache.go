@@ -17,7 +17,9 @@ import (
 // so the cache can never answer for a different value; it only saves work.
 //
 // Entries are evicted first in, first out within a byte budget: the
-// readers that benefit follow right behind the writer.
+// readers that benefit follow right behind the writer. An entry's payload
+// buffer goes back to payloadBufs once it is evicted and no reader holds
+// it, so the cache does not add tens of kilobytes of garbage per record.
 
 // payloadCacheBudget bounds the decompressed bytes the cache holds (about
 // 200 software records of 800 packages).
@@ -27,9 +29,14 @@ const payloadCacheBudget = 8 << 20
 const payloadCacheMin = 1 << 10
 
 type cachedPayload struct {
-	stored  []byte // the stored value (copied)
-	payload []byte // its CBOR, never modified
+	stored  []byte  // the stored value (a copy)
+	payload *[]byte // its CBOR, never modified; from payloadBufs
+	// refs counts the cache's own reference and each reader's; the
+	// buffer is recycled when it drops to zero.
+	refs atomic.Int32
 }
+
+func (e *cachedPayload) size() int { return len(e.stored) + len(*e.payload) }
 
 type payloadCache struct {
 	mu     sync.Mutex
@@ -48,35 +55,48 @@ func newPayloadCache(budget int) *payloadCache {
 	return &payloadCache{seed: maphash.MakeSeed(), byHash: map[uint64]*cachedPayload{}, budget: budget}
 }
 
-// get returns the payload of stored value v, or nil.
-func (c *payloadCache) get(v []byte) []byte {
+// get returns the entry of stored value v, held for the caller until it
+// calls release, or nil.
+func (c *payloadCache) get(v []byte) *cachedPayload {
 	h := maphash.Bytes(c.seed, v)
 	c.mu.Lock()
 	e := c.byHash[h]
-	c.mu.Unlock()
 	if e != nil && bytes.Equal(e.stored, v) {
+		e.refs.Add(1)
+		c.mu.Unlock()
 		c.hits.Add(1)
-		return e.payload
+		return e
 	}
+	c.mu.Unlock()
 	c.misses.Add(1)
 	return nil
 }
 
-// put remembers payload as the decompressed form of stored value v. Both
-// are copied; v and payload may be reused by the caller.
-func (c *payloadCache) put(v, payload []byte) {
-	size := len(v) + len(payload)
-	if len(payload) < payloadCacheMin || size > c.budget/8 {
-		return
+// release drops a reference to e (the caller's, from get or adopt).
+func (c *payloadCache) release(e *cachedPayload) {
+	if e.refs.Add(-1) == 0 {
+		payloadBufs.Put(e.payload)
 	}
-	e := &cachedPayload{stored: bytes.Clone(v), payload: bytes.Clone(payload)}
+}
+
+// adopt makes buf the cached payload of stored value v (which is copied).
+// It returns the entry held for the caller (release it), or nil when the
+// payload is not worth caching: buf then stays the caller's.
+func (c *payloadCache) adopt(v []byte, buf *[]byte) *cachedPayload {
+	size := len(v) + len(*buf)
+	if len(*buf) < payloadCacheMin || size > c.budget/8 {
+		return nil
+	}
+	e := &cachedPayload{stored: bytes.Clone(v), payload: buf}
+	e.refs.Store(2) // the cache's and the caller's
 	h := maphash.Bytes(c.seed, v)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.byHash[h]; ok {
 		// The same value again, or (astronomically rarely) another one
 		// with its hash: the newer takes the slot.
-		c.bytes -= len(old.stored) + len(old.payload)
+		c.bytes -= old.size()
+		c.release(old)
 	} else {
 		c.order = append(c.order, h)
 	}
@@ -86,14 +106,31 @@ func (c *payloadCache) put(v, payload []byte) {
 		oldest := c.order[0]
 		c.order = c.order[1:]
 		if o, ok := c.byHash[oldest]; ok {
-			c.bytes -= len(o.stored) + len(o.payload)
+			c.bytes -= o.size()
 			delete(c.byHash, oldest)
+			c.release(o)
 		}
 	}
 	if len(c.order) == 0 {
 		c.order = nil // let the slice's backing array go
 	} else if cap(c.order) > 4*len(c.order)+64 {
 		c.order = append([]uint64(nil), c.order...)
+	}
+	return e
+}
+
+// put remembers payload, which the caller keeps, as the decompressed form
+// of stored value v.
+func (c *payloadCache) put(v, payload []byte) {
+	if len(payload) < payloadCacheMin {
+		return
+	}
+	buf := payloadBufs.Get().(*[]byte)
+	*buf = append((*buf)[:0], payload...)
+	if e := c.adopt(v, buf); e != nil {
+		c.release(e)
+	} else {
+		payloadBufs.Put(buf)
 	}
 }
 
