@@ -115,7 +115,10 @@ func OpenStore(spec string, log *slog.Logger) (store.Store, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		return badgerstore.Open(dir, badgerstore.Options{Logger: log, SyncWrites: true})
+		// Agent records and CIs are read by almost every report: keep
+		// their latest values in memory.
+		return badgerstore.Open(dir, badgerstore.Options{Logger: log, SyncWrites: true,
+			HotPrefixes: []string{reconcile.PrefixAgent, cmdb.PrefixCI}})
 	case isEtcd(spec):
 		return openEtcd(spec, log)
 	}
@@ -186,6 +189,21 @@ func Run(ctx context.Context, cfg Config) error {
 			Name: "parc_payload_cache_misses_total",
 			Help: "Reads of compressed values that had to be decompressed.",
 		}, func() float64 { return float64(cmdb.PayloadCache().Misses) }))
+	if bs, ok := st.(*badgerstore.Store); ok {
+		m.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "parc_store_hot_hits_total",
+				Help: "Reads of agent records and CIs answered from the store's in-memory latest values.",
+			}, func() float64 { return float64(bs.HotStats().Hits) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "parc_store_hot_misses_total",
+				Help: "Reads of agent records and CIs that went to the store's tables.",
+			}, func() float64 { return float64(bs.HotStats().Misses) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "parc_store_hot_bytes",
+				Help: "Bytes held by the store's in-memory latest values (bounded at 32 MiB).",
+			}, func() float64 { return float64(bs.HotStats().Bytes) }))
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv.Handler())

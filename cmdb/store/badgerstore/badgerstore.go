@@ -42,12 +42,19 @@ type Options struct {
 	// SyncWrites fsyncs every commit. Off by default: a crash may lose the
 	// last moments of commits but never tears a transaction.
 	SyncWrites bool
+	// HotPrefixes are key prefixes whose latest values are kept in memory
+	// (see hot.go): records read by most transactions. None by default;
+	// "" covers every key.
+	HotPrefixes []string
+	// HotBytes bounds that memory (default 32 MiB).
+	HotBytes int
 }
 
 const (
 	defaultRetention  = 10_000
 	defaultMaxRetries = 50
 	defaultGCInterval = 5 * time.Minute
+	defaultHotBytes   = 32 << 20
 )
 
 // Store is a store.Store on an embedded Badger database. It also
@@ -65,10 +72,12 @@ type Store struct {
 	mu       sync.Mutex
 	assigned int64            // last revision handed to a commit
 	rev      int64            // last revision published: all up to it are applied
+	pub      atomic.Int64     // rev, read without mu
 	finished map[int64][]byte // applied revisions above rev (their feed records), waiting for a gap to fill
 	notify   chan struct{}    // closed and replaced at every publication
 
 	recent recentFeed // the newest feed records, for watchers at the head
+	hot    *hotCache  // nil unless Options.HotPrefixes
 
 	compacted atomic.Int64 // feed records <= compacted are gone
 	compactMu sync.Mutex   // serialises compactions
@@ -110,6 +119,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.GCInterval <= 0 {
 		opts.GCInterval = defaultGCInterval
+	}
+	if opts.HotBytes <= 0 {
+		opts.HotBytes = defaultHotBytes
 	}
 	bo := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{opts.Logger}).
@@ -165,12 +177,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		leads:    make(map[*leadership]struct{}),
 	}
 	s.opCond = sync.NewCond(&s.opMu)
+	s.hot = newHotCache(hotPrefixes(opts.HotPrefixes), opts.HotBytes)
 	err = db.View(func(btx *badger.Txn) error {
 		var err error
 		if s.rev, err = readInt(btx, metaRevKey); err != nil {
 			return err
 		}
 		s.assigned = s.rev
+		s.pub.Store(s.rev)
 		c, err := readInt(btx, metaCompactKey)
 		s.compacted.Store(c)
 		return err
@@ -300,8 +314,9 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	snap := s.pub.Load() // before the snapshot: it includes every revision up to snap
 	return s.db.View(func(btx *badger.Txn) error {
-		return fn(reader{btx})
+		return fn(reader{btx: btx, hot: s.hot, snap: snap})
 	})
 }
 
@@ -349,9 +364,14 @@ var wideLimits = store.Limits{Ops: 1024, Bytes: 1 << 20}
 func (s *Store) WideLimits() store.Limits { return wideLimits }
 
 func (s *Store) try(fn func(store.Txn) error) (int64, error) {
+	snap := s.pub.Load() // before the snapshot: it includes every revision up to snap
 	btx := s.db.NewTransaction(true)
 	defer btx.Discard()
-	tx := &txn{reader: reader{btx}, writes: make(map[string]*change), size: store.TxnSize{Wide: wideLimits}}
+	var served map[string]int64 // reads the hot cache answered: checked at commit
+	if s.hot != nil {
+		served = map[string]int64{}
+	}
+	tx := &txn{reader: reader{btx: btx, hot: s.hot, snap: snap, served: served}, writes: make(map[string]*change), size: store.TxnSize{Wide: wideLimits}}
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
@@ -377,6 +397,10 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	// queued meanwhile) outside.
 	done := make(chan error, 1)
 	s.mu.Lock()
+	if s.hot != nil && !s.hot.admit(served, changes) {
+		s.mu.Unlock()
+		return 0, badger.ErrConflict // a read the hot cache served is stale
+	}
 	rev := s.assigned + 1
 	for _, c := range changes {
 		var err error
@@ -387,6 +411,7 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 		}
 		if err != nil {
 			s.mu.Unlock()
+			s.hotFinish(changes, rev, false)
 			return 0, err
 		}
 	}
@@ -396,12 +421,15 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	}
 	if err != nil {
 		s.mu.Unlock()
+		s.hotFinish(changes, rev, false)
 		return 0, err
 	}
 	s.assigned = rev
 	btx.CommitWith(func(err error) { done <- err })
 	s.mu.Unlock()
-	if err := <-done; err != nil {
+	err = <-done
+	s.hotFinish(changes, rev, err == nil)
+	if err != nil {
 		// The revision is taken: fill its place in the feed with an empty
 		// record so that watchers pass over it.
 		empty := encodeRecord(nil)
@@ -414,6 +442,13 @@ func (s *Store) try(fn func(store.Txn) error) (int64, error) {
 	}
 	s.publish(rev, rec)
 	return rev, nil
+}
+
+// hotFinish tells the hot cache how an admitted commit ended.
+func (s *Store) hotFinish(cs []change, rev int64, ok bool) {
+	if s.hot != nil {
+		s.hot.finish(cs, rev, ok)
+	}
 }
 
 // publish marks rev applied and advances the published revision over
@@ -435,6 +470,7 @@ func (s *Store) publish(rev int64, rec []byte) {
 		}
 		delete(s.finished, s.rev+1)
 		s.rev++
+		s.pub.Store(s.rev)
 		s.recent.add(s.rev, r)
 		moved = true
 	}
@@ -452,12 +488,28 @@ func validKey(k []byte) error {
 	return nil
 }
 
-// reader reads through a Badger transaction.
-type reader struct{ btx *badger.Txn }
+// reader reads through a Badger transaction, and the hot cache.
+type reader struct {
+	btx  *badger.Txn
+	hot  *hotCache
+	snap int64 // every revision up to snap is in btx's snapshot
+	// served records the hot cache's answers (key → entry revision) in
+	// a read-write transaction, for the commit's conflict check.
+	served map[string]int64
+}
 
 func (r reader) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if err := validKey(key); err != nil {
 		return nil, err
+	}
+	hot := r.hot != nil && r.hot.covers(key)
+	if hot {
+		if v, rev, ok := r.hot.get(key, r.snap); ok {
+			if r.served != nil {
+				r.served[string(key)] = rev
+			}
+			return v, nil
+		}
 	}
 	item, err := r.btx.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -470,7 +522,10 @@ func (r reader) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, v, err := decodeValue(b)
+	rev, v, err := decodeValue(b)
+	if err == nil && hot {
+		r.hot.offer(key, v, rev, r.snap)
+	}
 	return v, err
 }
 

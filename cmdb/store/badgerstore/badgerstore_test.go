@@ -22,6 +22,19 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
 
+// TestConformanceHot: the same with every key in the hot cache, and a
+// budget small enough that entries come and go.
+func TestConformanceHot(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(t.TempDir(), Options{HotPrefixes: []string{""}, HotBytes: 4 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func BenchmarkUpdate(b *testing.B) {
 	s, err := Open("", Options{InMemory: true})
 	if err != nil {

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"View", testView},
 		{"UpdateAbort", testUpdateAbort},
 		{"ConflictIncrement", testConflictIncrement},
+		{"ConflictRead", testConflictRead},
 		{"ConflictAbsentRead", testConflictAbsentRead},
 		{"ConflictScan", testConflictScan},
 		{"LimitValueSize", testLimitValueSize},
@@ -353,6 +354,60 @@ func testConflictIncrement(t *testing.T, s store.Store) {
 	}
 	if v, _ := get(t, s, "counter"); v != strconv.Itoa(workers*n) {
 		t.Fatalf("counter = %s, want %d", v, workers*n)
+	}
+}
+
+// testConflictRead: a key read, then written by another transaction before
+// the reader commits, forces a retry, whatever the reader writes (a
+// backend that answers reads from a cache must check them too).
+func testConflictRead(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	put(t, s, "r/k", "v1")
+	for range 3 { // read it more: a cache has it by now
+		if v, _ := get(t, s, "r/k"); v != "v1" {
+			t.Fatalf("r/k = %q", v)
+		}
+	}
+	attempts := 0
+	_, err := s.Update(ctx, func(tx store.Txn) error {
+		attempts++
+		v, err := tx.Get(ctx, []byte("r/k"))
+		if err != nil {
+			return err
+		}
+		if attempts == 1 {
+			put(t, s, "r/k", "v2")
+		}
+		return tx.Put([]byte("r/saw"), v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 {
+		t.Errorf("fn ran %d times, want 2 (conflict, then success)", attempts)
+	}
+	if v, _ := get(t, s, "r/saw"); v != "v2" {
+		t.Errorf("r/saw = %q, want v2: the committed attempt read a stale value", v)
+	}
+	// A deletion by another transaction conflicts the same way.
+	attempts = 0
+	_, err = s.Update(ctx, func(tx store.Txn) error {
+		attempts++
+		_, err := tx.Get(ctx, []byte("r/k"))
+		found := err == nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if attempts == 1 {
+			del(t, s, "r/k")
+		}
+		return tx.Put([]byte("r/saw"), []byte(strconv.FormatBool(found)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := get(t, s, "r/saw"); attempts != 2 || v != "false" {
+		t.Errorf("after a concurrent delete: %d attempts, r/saw = %q", attempts, v)
 	}
 }
 

@@ -47,7 +47,9 @@ func Open(t testing.TB) store.Store {
 	t.Helper()
 	switch b := os.Getenv(BackendEnv); b {
 	case "", "badger":
-		st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
+		// Every key through the hot cache, as the collector's records
+		// go: the tests exercise it everywhere.
+		st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{HotPrefixes: []string{""}})
 		if err != nil {
 			t.Fatalf("open badger store: %v", err)
 		}
