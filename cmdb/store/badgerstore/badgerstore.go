@@ -524,6 +524,8 @@ func (r reader) Get(ctx context.Context, key []byte) ([]byte, error) {
 	}
 	rev, v, err := decodeValue(b)
 	if err == nil && hot {
+		// Shared from now on: clipped, so that an append copies.
+		v = v[:len(v):len(v)]
 		r.hot.offer(key, v, rev, r.snap)
 	}
 	return v, err

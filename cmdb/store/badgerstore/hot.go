@@ -143,7 +143,7 @@ func (h *hotCache) finish(cs []change, rev int64, ok bool) {
 			continue
 		}
 		if e != nil && e.known && !c.del {
-			h.insert(k, &hotEntry{rev: rev, value: c.value, known: true})
+			h.insert(k, &hotEntry{rev: rev, value: c.value[:len(c.value):len(c.value)], known: true})
 		} else {
 			h.insert(k, &hotEntry{rev: rev})
 		}
