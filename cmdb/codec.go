@@ -72,15 +72,15 @@ const maxPooled = 1 << 20
 
 // Encode returns v as a versioned value for the store.
 func Encode(v any) ([]byte, error) {
+	var ci *CI
 	switch c := v.(type) {
 	case *CI:
-		if c != nil && c.head {
-			return nil, fmt.Errorf("encode CI %s: read without its attributes (CIHead): %w", c.ID, ErrInvalid)
-		}
+		ci = c
 	case CI:
-		if c.head {
-			return nil, fmt.Errorf("encode CI %s: read without its attributes (CIHead): %w", c.ID, ErrInvalid)
-		}
+		ci = &c
+	}
+	if ci != nil && ci.head {
+		return nil, fmt.Errorf("encode CI %s: read without its attributes (CIHead): %w", ci.ID, ErrInvalid)
 	}
 	if out, ok := encodeDirect(v); ok {
 		return out, nil

@@ -49,12 +49,9 @@ func (t *Tx) Actor() string { return t.actor }
 func (t *Tx) CI(id string) (*CI, error) { return loadCI(t.ctx, t.tx, id) }
 
 func loadCI(ctx context.Context, r store.Reader, id string) (*CI, error) {
-	v, err := r.Get(ctx, ciKey(id))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("CI %s: %w", id, ErrNotFound)
-	}
+	v, err := readCI(ctx, r, id)
 	if err != nil {
-		return nil, fmt.Errorf("load CI %s: %w", id, err)
+		return nil, err
 	}
 	ci := &CI{}
 	if err := Decode(v, ci); err != nil {
@@ -63,21 +60,29 @@ func loadCI(ctx context.Context, r store.Reader, id string) (*CI, error) {
 	return ci, nil
 }
 
-// CIHead reads a CI without its attributes and sightings, for callers
-// that need its identity, name, state, identifiers or flags only: the
-// attributes are most of a host's record. The result cannot be written
-// (PutCI refuses it, and clones of it); read the CI with CI to change it.
-func (t *Tx) CIHead(id string) (*CI, error) {
-	v, err := t.tx.Get(t.ctx, ciKey(id))
+// readCI returns the stored value of CI id, or ErrNotFound.
+func readCI(ctx context.Context, r store.Reader, id string) ([]byte, error) {
+	v, err := r.Get(ctx, ciKey(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("CI %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load CI %s: %w", id, err)
 	}
-	ci := &CI{}
-	err = WithPayload(v, func(p []byte) error { return decodeCIFields(p, ci, false) })
+	return v, nil
+}
+
+// CIHead reads a CI without its attributes and sightings, for callers
+// that need its identity, name, state, identifiers or flags only: the
+// attributes are most of a host's record. The result cannot be written
+// (PutCI refuses it, and clones of it); read the CI with CI to change it.
+func (t *Tx) CIHead(id string) (*CI, error) {
+	v, err := readCI(t.ctx, t.tx, id)
 	if err != nil {
+		return nil, err
+	}
+	ci := &CI{}
+	if WithPayload(v, func(p []byte) error { return decodeCIFields(p, ci, false) }) != nil {
 		// Not the shape the direct decoder reads: the whole CI.
 		ci = &CI{}
 		if err := Decode(v, ci); err != nil {
@@ -91,6 +96,15 @@ func (t *Tx) CIHead(id string) (*CI, error) {
 
 // IsHead reports whether ci was read by CIHead, without its attributes.
 func (ci *CI) IsHead() bool { return ci.head }
+
+// Whole returns ci with its attributes: ci itself, or read again when it
+// is a head.
+func (t *Tx) Whole(ci *CI) (*CI, error) {
+	if !ci.head {
+		return ci, nil
+	}
+	return t.CI(ci.ID)
+}
 
 // PutCI writes ci. old is its previous state (nil for a new CI). Indexes
 // follow the change and one history entry lists every changed field. When

@@ -536,14 +536,12 @@ func (e *Engine) applyHost(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r *R
 		// the host CI as it is: no copy to build and compare.
 		next = host
 	} else if host != nil {
-		if host.IsHead() {
-			if host, err = tx.CI(host.ID); err != nil {
-				return nil, err
-			}
+		if host, err = tx.Whole(host); err != nil {
+			return nil, err
 		}
 		old = host
 		next = cloneCI(host)
-		if next.State == "plan" || next.State == "acquire" || next.State == "deploy" || next.State == "" {
+		if provisional(next.State) {
 			next.State = "use"
 		}
 		res.Revived = next.Flags["stale"] || next.Flags["retirement_proposed"]
@@ -630,11 +628,17 @@ func touchesHost(r *Report) bool {
 // settled reports whether a report leaves host's state and flags as they
 // are: it is in use (or past it) and not flagged stale.
 func settled(host *cmdb.CI) bool {
-	switch host.State {
+	return !provisional(host.State) && !host.Flags["stale"] && !host.Flags["retirement_proposed"]
+}
+
+// provisional reports whether a host in state is not in use yet: its
+// first report moves it to use.
+func provisional(state string) bool {
+	switch state {
 	case "plan", "acquire", "deploy", "":
-		return false
+		return true
 	}
-	return !host.Flags["stale"] && !host.Flags["retirement_proposed"]
+	return false
 }
 
 // mergeIdentifiers replaces the discovered identifier kinds with what the

@@ -32,11 +32,9 @@ func (e *Engine) revive(tx *cmdb.Tx, host *cmdb.CI, res *Result) (*cmdb.CI, erro
 	if !host.Flags[FlagStale] && !host.Flags[FlagRetirementProposed] {
 		return host, nil
 	}
-	if host.IsHead() {
-		var err error
-		if host, err = tx.CI(host.ID); err != nil {
-			return nil, err
-		}
+	host, err := tx.Whole(host)
+	if err != nil {
+		return nil, err
 	}
 	next := cloneCI(host)
 	delete(next.Flags, FlagStale)

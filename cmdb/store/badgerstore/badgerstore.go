@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -177,7 +178,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		leads:    make(map[*leadership]struct{}),
 	}
 	s.opCond = sync.NewCond(&s.opMu)
-	s.hot = newHotCache(hotPrefixes(opts.HotPrefixes), opts.HotBytes)
+	s.hot = newHotCache(slices.Clone(opts.HotPrefixes), opts.HotBytes)
 	err = db.View(func(btx *badger.Txn) error {
 		var err error
 		if s.rev, err = readInt(btx, metaRevKey); err != nil {

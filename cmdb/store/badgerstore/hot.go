@@ -1,7 +1,6 @@
 package badgerstore
 
 import (
-	"slices"
 	"sync"
 )
 
@@ -205,9 +204,4 @@ func (s *Store) HotStats() HotStats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return HotStats{Hits: h.hits, Misses: h.misses, Bytes: h.bytes, Keys: len(h.m)}
-}
-
-// hotPrefixes returns the configured prefixes ("" covers every key).
-func hotPrefixes(ps []string) []string {
-	return slices.Clone(ps)
 }
