@@ -173,13 +173,20 @@ func readBytes(b []byte) ([]byte, []byte, error) {
 
 // Feed records are stored compressed when large: the collector's records
 // carry whole CI and history values, which compress several times over,
-// and the feed is most of what the store writes. A compressed record
-// starts with recordZstd, a byte a plain record cannot start with (its
-// first byte is the uvarint count of at most a few hundred changes).
+// and the feed is most of what the store writes. A compressed record is
+// recordZstd and a zstd frame, whose magic number follows. A plain record
+// starts with the uvarint count of its changes, which is recordZstd for
+// 255, 383 and every 128 more: such a record is stored compressed even if
+// that saves nothing, and a stored record starting with recordZstd but not
+// with the magic number (written before that rule) is plain.
 const (
 	recordZstd          = 0xff
 	compressRecordAbove = 1 << 10
 )
+
+// zstdMagic starts every zstd frame. A plain record cannot have it after
+// recordZstd: its count would be 5,247 or more, past every store limit.
+var zstdMagic = [4]byte{0x28, 0xb5, 0x2f, 0xfd}
 
 var (
 	recEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
@@ -190,19 +197,25 @@ var (
 
 // storedRecord returns the form of rec written to Badger.
 func storedRecord(rec []byte) []byte {
-	if len(rec) < compressRecordAbove {
+	marked := len(rec) > 0 && rec[0] == recordZstd // must not be stored plain
+	if len(rec) < compressRecordAbove && !marked {
 		return rec
 	}
 	z := recEnc.EncodeAll(rec, append(make([]byte, 0, len(rec)/3), recordZstd))
-	if len(z) >= len(rec)*7/8 {
+	if len(z) >= len(rec)*7/8 && !marked {
 		return rec
 	}
 	return z
 }
 
+// compressed tells whether a stored record is compressed.
+func compressed(b []byte) bool {
+	return len(b) > len(zstdMagic) && b[0] == recordZstd && [4]byte(b[1:5]) == zstdMagic
+}
+
 // loadedRecord returns the plain record of what storedRecord wrote.
 func loadedRecord(b []byte) ([]byte, error) {
-	if len(b) == 0 || b[0] != recordZstd {
+	if !compressed(b) {
 		return b, nil
 	}
 	rec, err := recDec.DecodeAll(b[1:], nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -315,8 +316,69 @@ func TestCompressedFeedRecords(t *testing.T) {
 	if second.Err != nil || string(second.Value) != "small" || !bytes.Equal(second.Prev, big) {
 		t.Errorf("second event: %q (prev %d bytes), err %v", second.Value, len(second.Prev), second.Err)
 	}
-	if _, err := loadedRecord([]byte{recordZstd, 1, 2, 3}); !errors.Is(err, errCorrupt) {
+	if _, err := loadedRecord(append([]byte{recordZstd}, append(zstdMagic[:], 1, 2, 3)...)); !errors.Is(err, errCorrupt) {
 		t.Errorf("corrupt compressed record: %v", err)
+	}
+}
+
+// TestFeedRecordCountLikeMarker commits 255 changes that do not compress:
+// the record's first byte, the uvarint count, is the compressed marker,
+// and watchers reading it back from Badger must still get every change.
+// A record of that shape stored plain by an older version is read plain.
+func TestFeedRecordCountLikeMarker(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	values := map[string][]byte{}
+	for i := range 255 {
+		v := make([]byte, 64)
+		for j := range v {
+			v[j] = byte(rnd.Uint32())
+		}
+		values["k"+strconv.Itoa(i)] = v
+	}
+	if _, err := s.Update(ctx, func(tx store.Txn) error {
+		for k, v := range values {
+			if err := tx.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch, err := s.Watch(wctx, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range values {
+		ev := <-ch
+		if ev.Err != nil {
+			t.Fatalf("watch: %v", ev.Err)
+		}
+		if !bytes.Equal(ev.Value, values[string(ev.Key)]) {
+			t.Fatalf("event for %q: %d bytes, want %d", ev.Key, len(ev.Value), len(values[string(ev.Key)]))
+		}
+	}
+
+	rec := encodeRecord([]change{{key: []byte("a"), value: []byte("1")}})
+	plain := append([]byte{recordZstd, 1}, rec[1:]...) // a count of 255, as an older version stored it
+	if got, err := loadedRecord(plain); err != nil || !bytes.Equal(got, plain) {
+		t.Errorf("plain record starting with the marker: %v", err)
+	}
+	if got := storedRecord(plain); !compressed(got) {
+		t.Errorf("record starting with the marker stored as %#x...", got[:2])
 	}
 }
 
