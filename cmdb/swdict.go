@@ -18,9 +18,8 @@ import (
 // of a fleet install mostly the same packages, so one host's record holds
 // most of the strings of every other's. Against it an 800-package record
 // shrinks to about 2.7 KB instead of 16 KB alone, and compresses three
-// times faster. That keeps records and their feed entries under the
-// store's value-log threshold: the whole fleet's software fits in a few
-// tens of megabytes that the store maps into memory.
+// times faster: the whole fleet's software fits in a few tens of
+// megabytes.
 //
 // The first large record written becomes the dictionary, in the same
 // transaction (zd/current names it, zd/<id> holds it). A value compressed

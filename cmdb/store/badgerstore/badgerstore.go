@@ -130,16 +130,23 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithNumVersionsToKeep(1).
 		WithSyncWrites(opts.SyncWrites).
 		// Small memory. A memtable's batch limit is 15% of its size: 8 MiB
-		// memtables take 1.2 MiB batches, and since values from 8 KiB go to
+		// memtables take 1.2 MiB batches, and since values from 1 KiB go to
 		// the value log, the largest transaction (128 writes) is at most
-		// 1 MiB of values inline plus keys; its feed record, past the
+		// 128 KiB of values inline plus keys; its feed record, past the
 		// threshold, is a pointer. The wide shape (wideLimits) is at most
-		// 1 MiB inline too. Badger pools up to eight table builders
+		// 1 MiB inline. Badger pools up to eight table builders
 		// of twice the memtable size on the Go heap, and keeps its
 		// memtables there: both scale with MemTableSize.
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(3).
-		WithValueThreshold(8 << 10).
+		// Values from 1 KiB are written once, to the value log, and the
+		// tree holds a pointer to them. They are the values rewritten
+		// whole (feed records, software records, host CIs): inline,
+		// every compaction copied them again, which cost the collector
+		// 13-15% of its CPU at 10,000 agents (bench-ingest, thresholds of
+		// 512 B to 8 KiB compared). Value-log GC reclaims what they leave
+		// behind (GCInterval).
+		WithValueThreshold(1 << 10).
 		// Tables uncompressed: values worth it are compressed already
 		// (cmdb), and Badger builds and reads compressed blocks in
 		// buffers on the Go heap (about 100 MiB live at 10,000 hosts)
