@@ -38,7 +38,7 @@ type Options struct {
 	// MaxRetries bounds how often Update runs fn on conflicts (default 50).
 	MaxRetries int
 	// GCInterval is how often value-log garbage collection runs
-	// (default 5 minutes).
+	// (default 1 minute): it rewrites value-log files that are half garbage or more.
 	GCInterval time.Duration
 	// SyncWrites fsyncs every commit. Off by default: a crash may lose the
 	// last moments of commits but never tears a transaction.
@@ -54,7 +54,7 @@ type Options struct {
 const (
 	defaultRetention  = 10_000
 	defaultMaxRetries = 50
-	defaultGCInterval = 5 * time.Minute
+	defaultGCInterval = time.Minute
 	defaultHotBytes   = 32 << 20
 )
 
