@@ -445,7 +445,9 @@ func TestUITokenPrompt(t *testing.T) {
 		waitJS(`!!document.querySelector("#dashboard")`)); err != nil {
 		t.Fatalf("token not used: %v\n%s", err, pageText(ctx))
 	}
-	if who := evalString(ctx, t, `document.querySelector("#who").textContent`); !strings.Contains(who, "admin") {
-		t.Errorf("who = %q", who)
+	// The page asks who the token belongs to after it has drawn, so the
+	// header fills in a moment later than the dashboard.
+	if err := chromedp.Do(ctx, waitJS(`document.querySelector("#who").textContent.includes("admin")`)); err != nil {
+		t.Errorf("who = %q: %v", evalString(ctx, t, `document.querySelector("#who").textContent`), err)
 	}
 }
