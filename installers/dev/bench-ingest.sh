@@ -83,6 +83,12 @@ wait "$COLLECTOR" 2>/dev/null || true
 
 FULL=$(awk '/^phase=full/ {for (i=1;i<=NF;i++) if ($i ~ /^rate=/) {sub("rate=","",$i); sub("/s","",$i); print $i}}' "$WORK/sim.log")
 DELTA=$(awk '/^phase=delta/ {for (i=1;i<=NF;i++) if ($i ~ /^(reports|seconds)=/) {split($i,a,"="); s[a[1]]+=a[2]}} END {if (s["seconds"]>0) printf "%.0f", s["reports"]/s["seconds"]}' "$WORK/sim.log")
+# Where the deltas' time went: CPU per delta of the collector and of the
+# simulator (which share the cores), the share of the cores they kept busy,
+# and the rate both would reach with every core busy at that CPU per delta.
+DELTA_CPU=$(awk -v cores="$(nproc)" '/^phase=delta/ {for (i=1;i<=NF;i++) if ($i ~ /^(reports|seconds|collector_cpu_s|sim_cpu_s)=/) {split($i,a,"="); s[a[1]]+=a[2]}}
+  END {if (s["reports"]>0 && s["seconds"]>0) {c=s["collector_cpu_s"]/s["reports"]; m=s["sim_cpu_s"]/s["reports"];
+    printf "collector %.3f ms + simulator %.3f ms of CPU per delta, %.0f%% of %d cores busy; all cores busy at that cost: %.0f/s", 1000*c, 1000*m, 100*(s["collector_cpu_s"]+s["sim_cpu_s"])/s["seconds"]/cores, cores, cores/(c+m)}}' "$WORK/sim.log")
 DB=$(du -sm "$WORK/data" | cut -f1)
 SETTLE=$(sed -n 's/^settled title_index_\([a-z_]*\)=\([^ ]*\) collector_cpu_s=\(.*\)/\1 \2 (collector CPU \3 s)/p' "$WORK/sim.log")
 
@@ -99,6 +105,7 @@ echo
 echo "== results ($AGENTS agents, $PACKAGES packages each; store ${DB} MiB)"
 printf '%-44s %12s   %s\n' "full reports reconciled per second" "$FULL" "target ≥ 500"
 printf '%-44s %12s   %s\n' "delta reports per second" "$DELTA" "target ≥ 5000"
+echo "  delta CPU: ${DELTA_CPU:-?}"
 printf '%-44s %9s MiB   %s\n' "collector RSS, $AGENTS agents connected" "$RSS2" "target ≤ 1024 at 10000 agents (peak $HWM MiB, goroutines $STREAMS)"
 echo "  RSS detail: $MEM, file-backed (Badger mmap) ${FILE} MiB"
 echo "  title index after the last full report: ${SETTLE:-?}; the deltas were measured after that"
