@@ -44,6 +44,7 @@ func main() {
 	settle := flag.String("settle", "", "collector metrics URL: after the full reports, wait until its software title index has caught up (and report how long that took)")
 	settleMax := flag.Duration("settle-max", 5*time.Minute, "longest wait for the title index")
 	cpuprofile := flag.String("cpuprofile", "", "write the simulator's own CPU profile to this file")
+	floor := flag.String("serve-floor", "", "serve, on this address, an agent port that acknowledges reports without applying them (the transport floor of make bench-ingest), instead of simulating")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -58,6 +59,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *floor != "" {
+		if err := serveFloor(ctx, *floor); err != nil {
+			fmt.Fprintf(os.Stderr, "parc-sim: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, cfg, *deltas, *hold, *heartbeat, *settle, *settleMax); err != nil {
 		fmt.Fprintf(os.Stderr, "parc-sim: %v\n", err)
 		pprof.StopCPUProfile()

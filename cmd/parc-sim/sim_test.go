@@ -23,6 +23,33 @@ import (
 	parcv1 "parc/proto/parc/v1"
 )
 
+// TestTransportFloor drives a fleet against the transport floor over
+// loopback TCP, as make bench-ingest does: every report is acknowledged
+// with its own sequence, through the agent port's options and codec.
+func TestTransportFloor(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newFloorServer()
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	r, err := sim.New(sim.Config{Target: lis.Addr().String(), Agents: 30, Packages: 50, Concurrency: 4, RunID: "floor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	if err := r.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, mk := range []func(*sim.Host) *parcv1.Report{(*sim.Host).Full, (*sim.Host).Delta, (*sim.Host).Delta} {
+		if s := r.Phase(ctx, "floor", mk); s.Errors > 0 || s.Reports != 30 {
+			t.Fatalf("%v (first error %v)", s, s.FirstErr)
+		}
+	}
+}
+
 // TestFleetOverGRPC drives a small simulated fleet through the real agent
 // service and checks what the graph made of it.
 func TestFleetOverGRPC(t *testing.T) {

@@ -11,6 +11,7 @@
 #   PARC_BENCH_SIM_CPUPROFILE  write parc-sim's own CPU profile to this file (off by default)
 #   PARC_BENCH_DELTAS    rounds of one delta per agent (default 3)
 #   PARC_BENCH_HOLD      how long the fleet stays connected for the RSS sample (default 20s)
+#   PARC_BENCH_FLOOR     0 skips the transport floor (the deltas sent to an agent port that only acknowledges them)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 AGENTS=${PARC_BENCH_AGENTS:-2000}
@@ -82,15 +83,43 @@ kill "$COLLECTOR" 2>/dev/null || true
 wait "$COLLECTOR" 2>/dev/null || true
 
 FULL=$(awk '/^phase=full/ {for (i=1;i<=NF;i++) if ($i ~ /^rate=/) {sub("rate=","",$i); sub("/s","",$i); print $i}}' "$WORK/sim.log")
-DELTA=$(awk '/^phase=delta/ {for (i=1;i<=NF;i++) if ($i ~ /^(reports|seconds)=/) {split($i,a,"="); s[a[1]]+=a[2]}} END {if (s["seconds"]>0) printf "%.0f", s["reports"]/s["seconds"]}' "$WORK/sim.log")
-# Where the deltas' time went: CPU per delta of the collector and of the
+# Deltas per second over all delta rounds of a parc-sim log.
+delta_rate() { awk '/^phase=delta/ {for (i=1;i<=NF;i++) if ($i ~ /^(reports|seconds)=/) {split($i,a,"="); s[a[1]]+=a[2]}} END {if (s["seconds"]>0) printf "%.0f", s["reports"]/s["seconds"]}' "$1"; }
+# Where the deltas' time went: CPU per delta of the server and of the
 # simulator (which share the cores), the share of the cores they kept busy,
 # and the rate both would reach with every core busy at that CPU per delta.
-DELTA_CPU=$(awk -v cores="$(nproc)" '/^phase=delta/ {for (i=1;i<=NF;i++) if ($i ~ /^(reports|seconds|collector_cpu_s|sim_cpu_s)=/) {split($i,a,"="); s[a[1]]+=a[2]}}
-  END {if (s["reports"]>0 && s["seconds"]>0) {c=s["collector_cpu_s"]/s["reports"]; m=s["sim_cpu_s"]/s["reports"];
-    printf "collector %.3f ms + simulator %.3f ms of CPU per delta, %.0f%% of %d cores busy; all cores busy at that cost: %.0f/s", 1000*c, 1000*m, 100*(s["collector_cpu_s"]+s["sim_cpu_s"])/s["seconds"]/cores, cores, cores/(c+m)}}' "$WORK/sim.log")
+delta_cpu() {
+  awk -v cores="$(nproc)" -v server="$2" '/^phase=delta/ {for (i=1;i<=NF;i++) if ($i ~ /^(reports|seconds|collector_cpu_s|sim_cpu_s)=/) {split($i,a,"="); s[a[1]]+=a[2]}}
+    END {if (s["reports"]>0 && s["seconds"]>0) {c=s["collector_cpu_s"]/s["reports"]; m=s["sim_cpu_s"]/s["reports"];
+      printf "%s %.3f ms + simulator %.3f ms of CPU per delta, %.0f%% of %d cores busy; all cores busy at that cost: %.0f/s", server, 1000*c, 1000*m, 100*(s["collector_cpu_s"]+s["sim_cpu_s"])/s["seconds"]/cores, cores, cores/(c+m)}}' "$1"
+}
+DELTA=$(delta_rate "$WORK/sim.log")
+DELTA_CPU=$(delta_cpu "$WORK/sim.log" collector)
 DB=$(du -sm "$WORK/data" | cut -f1)
 SETTLE=$(sed -n 's/^settled title_index_\([a-z_]*\)=\([^ ]*\) collector_cpu_s=\(.*\)/\1 \2 (collector CPU \3 s)/p' "$WORK/sim.log")
+
+# The transport floor: the same fleet, the same agent port options, but a
+# Submit that acknowledges without applying (parc-sim --serve-floor). What
+# gRPC alone costs per delta on this machine, against which the deltas
+# figure above is the collector's own work.
+FLOOR=""
+if [ "${PARC_BENCH_FLOOR:-1}" != 0 ]; then
+  FLOOR_ADDR=127.0.0.1:$(free_port)
+  bin/parc-sim --serve-floor "$FLOOR_ADDR" >"$WORK/floor-server.log" 2>&1 &
+  FLOOR_SERVER=$!
+  pids+=("$FLOOR_SERVER")
+  for _ in $(seq 1 100); do
+    grep -qs '^serving' "$WORK/floor-server.log" && break
+    kill -0 "$FLOOR_SERVER" 2>/dev/null || { cat "$WORK/floor-server.log" >&2; echo "transport floor failed to start" >&2; exit 1; }
+    sleep 0.1
+  done
+  bin/parc-sim --collector "$FLOOR_ADDR" --collector-pid "$FLOOR_SERVER" --agents "$AGENTS" --packages "$PACKAGES" --concurrency "$CONC" \
+    --deltas "${PARC_BENCH_DELTAS:-3}" >"$WORK/floor.log" 2>&1 || { cat "$WORK/floor.log" >&2; echo "transport floor run failed" >&2; exit 1; }
+  kill "$FLOOR_SERVER" 2>/dev/null || true
+  wait "$FLOOR_SERVER" 2>/dev/null || true
+  FLOOR=$(delta_rate "$WORK/floor.log")
+  FLOOR_CPU=$(delta_cpu "$WORK/floor.log" server)
+fi
 
 touch "$WORK/impact.log"
 if [ "$CIS" != 0 ]; then # PARC_BENCH_CIS=0 skips the impact benchmark
@@ -106,6 +135,10 @@ echo "== results ($AGENTS agents, $PACKAGES packages each; store ${DB} MiB)"
 printf '%-44s %12s   %s\n' "full reports reconciled per second" "$FULL" "target ≥ 500"
 printf '%-44s %12s   %s\n' "delta reports per second" "$DELTA" "target ≥ 5000"
 echo "  delta CPU: ${DELTA_CPU:-?}"
+if [ -n "$FLOOR" ]; then
+  echo "  transport floor, the same deltas acknowledged without applying: $FLOOR/s ($(awk -v d="$DELTA" -v f="$FLOOR" 'BEGIN {printf "Parc reaches %.0f%% of it", 100*d/f}'))"
+  echo "    floor CPU: ${FLOOR_CPU:-?}"
+fi
 printf '%-44s %9s MiB   %s\n' "collector RSS, $AGENTS agents connected" "$RSS2" "target ≤ 1024 at 10000 agents (peak $HWM MiB, goroutines $STREAMS)"
 echo "  RSS detail: $MEM, file-backed (Badger mmap) ${FILE} MiB"
 echo "  title index after the last full report: ${SETTLE:-?}; the deltas were measured after that"
