@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"parc/agent/sim"
+	"parc/collector/agentsvc"
 )
 
 func main() {
@@ -60,7 +62,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *floor != "" {
-		if err := serveFloor(ctx, *floor); err != nil {
+		ready := func(a net.Addr) { fmt.Printf("serving the transport floor on %s\n", a) }
+		if err := agentsvc.ServeFloor(ctx, *floor, ready); err != nil {
 			fmt.Fprintf(os.Stderr, "parc-sim: %v\n", err)
 			os.Exit(1)
 		}

@@ -31,7 +31,7 @@ func TestTransportFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newFloorServer()
+	srv := agentsvc.NewFloorServer()
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	r, err := sim.New(sim.Config{Target: lis.Addr().String(), Agents: 30, Packages: 50, Concurrency: 4, RunID: "floor"})
