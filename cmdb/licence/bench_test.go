@@ -244,3 +244,22 @@ func BenchmarkNormalizerTitle(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkNormalizerTitleCached measures names seen before (the cache), on
+// every core at once as the committers ask.
+func BenchmarkNormalizerTitleCached(b *testing.B) {
+	n, err := licence.DefaultNormalizer("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, 800)
+	for i := range names {
+		names[i] = fmt.Sprintf("libpackage-%d", i*7)
+		n.Title(names[i], "Debian")
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			n.Title(names[i%len(names)], "Debian")
+		}
+	})
+}

@@ -4,10 +4,12 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"parc/cmdb"
 )
@@ -49,12 +51,23 @@ type Normalizer struct {
 	rules      []compiledRule
 	publishers map[string]string
 
-	mu    sync.RWMutex
-	cache map[[2]string]string // (name, publisher) → title
+	// The answers, (name, publisher) → title: every package of every
+	// report asks, nearly always a name seen before. Those are read from
+	// cache, a map never modified once published, without a lock; new
+	// answers wait in fresh (under mu) until enough have come to publish
+	// a new map with them.
+	cache atomic.Pointer[map[[2]string]string]
+	mu    sync.Mutex
+	fresh map[[2]string]string
 }
 
 // cacheMax bounds the answer cache; it is emptied when full.
 const cacheMax = 1 << 17
+
+// freshMin is the fewest new answers that publish a new cache map (and at
+// least a quarter of the map's size, so copying it stays a constant cost
+// per answer).
+const freshMin = 256
 
 // ShippedCatalog returns the catalog embedded in the binary.
 func ShippedCatalog() (Catalog, error) {
@@ -81,7 +94,8 @@ func LoadCatalog(path string) (Catalog, error) {
 // NewNormalizer compiles catalogs; rules of earlier catalogs win, so pass
 // site rules before the shipped catalog.
 func NewNormalizer(cats ...Catalog) (*Normalizer, error) {
-	n := &Normalizer{publishers: map[string]string{}, cache: map[[2]string]string{}}
+	n := &Normalizer{publishers: map[string]string{}, fresh: map[[2]string]string{}}
+	n.cache.Store(&map[[2]string]string{})
 	for ci := len(cats) - 1; ci >= 0; ci-- {
 		for k, v := range cats[ci].Publishers {
 			n.publishers[strings.ToLower(strings.TrimSpace(k))] = strings.ToLower(strings.TrimSpace(v))
@@ -140,22 +154,30 @@ func (n *Normalizer) Publisher(p string) string {
 // reconcile.Config.Title.
 func (n *Normalizer) Title(name, publisher string) string {
 	key := [2]string{name, publisher}
-	n.mu.RLock()
-	t, ok := n.cache[key]
-	n.mu.RUnlock()
-	if ok {
+	if t, ok := (*n.cache.Load())[key]; ok {
 		return t
 	}
-	t = n.title(name, publisher)
 	n.mu.Lock()
-	if len(n.cache) >= cacheMax {
-		n.cache = make(map[[2]string]string, 1024)
+	defer n.mu.Unlock()
+	if t, ok := n.fresh[key]; ok {
+		return t
 	}
 	// Copies: the caller's strings may view a whole report (the agent
 	// port decodes packages in place), which the cache must not pin.
-	t = strings.Clone(t)
-	n.cache[[2]string{strings.Clone(name), strings.Clone(publisher)}] = t
-	n.mu.Unlock()
+	t := strings.Clone(n.title(name, publisher))
+	n.fresh[[2]string{strings.Clone(name), strings.Clone(publisher)}] = t
+	old := *n.cache.Load()
+	if len(n.fresh) < max(freshMin, len(old)/4) {
+		return t
+	}
+	next := n.fresh
+	if len(old)+len(next) <= cacheMax {
+		next = make(map[[2]string]string, len(old)+len(n.fresh))
+		maps.Copy(next, old)
+		maps.Copy(next, n.fresh)
+	}
+	n.cache.Store(&next)
+	n.fresh = map[[2]string]string{}
 	return t
 }
 

@@ -1,9 +1,11 @@
 package licence_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -140,4 +142,47 @@ func TestNormalizerCacheDoesNotPin(t *testing.T) {
 		}
 	}
 	t.Error("the title cache keeps the caller's buffer alive")
+}
+
+// TestNormalizerCacheAnswersAsRules asks many names from several goroutines
+// at once, each several times (run with -race): the cached answers, before
+// and after new ones are published to the lock-free map, are the rules'
+// answers, which another normalizer asked each name once gives.
+func TestNormalizerCacheAnswersAsRules(t *testing.T) {
+	n, err := licence.DefaultNormalizer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"Mozilla Firefox %d (x64 en-US)", "libreoffice-calc-%d", "python3.%d-minimal", "Microsoft Office Professional Plus 20%d"}
+	const count = 3000
+	once, err := licence.DefaultNormalizer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, count)
+	for i := range want {
+		want[i] = once.Title(fmt.Sprintf(names[i%len(names)], i), "Publisher")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 3 {
+				for k := range count {
+					i := (k*7 + g*997 + round*31) % count
+					if got := n.Title(fmt.Sprintf(names[i%len(names)], i), "Publisher"); got != want[i] {
+						errs <- fmt.Sprintf("name %d: Title = %q, want %q", i, got, want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
