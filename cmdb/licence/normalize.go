@@ -54,19 +54,19 @@ type Normalizer struct {
 	// The answers, (name, publisher) → title: every package of every
 	// report asks, nearly always a name seen before. Those are read from
 	// cache, a map never modified once published, without a lock; new
-	// answers wait in fresh (under mu) until enough have come to publish
-	// a new map with them.
-	cache atomic.Pointer[map[[2]string]string]
-	mu    sync.Mutex
-	fresh map[[2]string]string
+	// answers wait in fresh (under mu) until enough of them, or enough
+	// questions they answered, publish a new map with them.
+	cache     atomic.Pointer[map[[2]string]string]
+	mu        sync.Mutex
+	fresh     map[[2]string]string
+	freshHits int
 }
 
 // cacheMax bounds the answer cache; it is emptied when full.
 const cacheMax = 1 << 17
 
-// freshMin is the fewest new answers that publish a new cache map (and at
-// least a quarter of the map's size, so copying it stays a constant cost
-// per answer).
+// freshMin is the fewest new answers, or questions answered from them,
+// that publish a new cache map (see publishAt).
 const freshMin = 256
 
 // ShippedCatalog returns the catalog embedded in the binary.
@@ -160,25 +160,36 @@ func (n *Normalizer) Title(name, publisher string) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if t, ok := n.fresh[key]; ok {
+		if n.freshHits++; n.freshHits >= n.publishAt() {
+			n.publish()
+		}
 		return t
 	}
 	// Copies: the caller's strings may view a whole report (the agent
 	// port decodes packages in place), which the cache must not pin.
 	t := strings.Clone(n.title(name, publisher))
 	n.fresh[[2]string{strings.Clone(name), strings.Clone(publisher)}] = t
-	old := *n.cache.Load()
-	if len(n.fresh) < max(freshMin, len(old)/4) {
-		return t
+	if len(n.fresh) >= n.publishAt() {
+		n.publish()
 	}
-	next := n.fresh
+	return t
+}
+
+// publishAt is how many new answers, or questions answered from them,
+// publish a new cache map: at least a quarter of the map's size, so that
+// copying it costs a constant per answer or question.
+func (n *Normalizer) publishAt() int { return max(freshMin, len(*n.cache.Load())/4) }
+
+// publish makes the fresh answers readable without the lock (n.mu held).
+func (n *Normalizer) publish() {
+	old, next := *n.cache.Load(), n.fresh
 	if len(old)+len(next) <= cacheMax {
 		next = make(map[[2]string]string, len(old)+len(n.fresh))
 		maps.Copy(next, old)
 		maps.Copy(next, n.fresh)
 	}
 	n.cache.Store(&next)
-	n.fresh = map[[2]string]string{}
-	return t
+	n.fresh, n.freshHits = map[[2]string]string{}, 0
 }
 
 func (n *Normalizer) title(name, publisher string) string {
