@@ -11,6 +11,8 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"parc/agent/delta"
@@ -113,6 +115,65 @@ type Fleet struct {
 	byRole map[string][]int
 	// Packages is the target count of packages per host.
 	Packages int
+	// Mix weighs the kinds of delta Host.Delta makes (DefaultDeltaMix
+	// when zero).
+	Mix DeltaMix
+}
+
+// DeltaMix weighs the kinds of delta: what changed on a host since its
+// last report.
+type DeltaMix struct {
+	Filesystems int // disk usage moved
+	Sockets     int // connections from new local ports
+	Services    int // the services section again
+	Software    int // a few packages up- or downgraded
+}
+
+// DefaultDeltaMix is the mix of make bench-ingest: mostly disk usage.
+var DefaultDeltaMix = DeltaMix{Filesystems: 60, Sockets: 20, Services: 10, Software: 10}
+
+func (m DeltaMix) total() int { return m.Filesystems + m.Sockets + m.Services + m.Software }
+
+func (m DeltaMix) String() string {
+	return fmt.Sprintf("filesystems=%d,sockets=%d,services=%d,software=%d", m.Filesystems, m.Sockets, m.Services, m.Software)
+}
+
+// ParseDeltaMix reads a mix written as String writes it, such as
+// "filesystems=1,software=1" (kinds not named weigh 0); "" is
+// DefaultDeltaMix.
+func ParseDeltaMix(s string) (DeltaMix, error) {
+	if strings.TrimSpace(s) == "" {
+		return DefaultDeltaMix, nil
+	}
+	var m DeltaMix
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		kind, weight, ok := strings.Cut(strings.TrimSpace(part), "=")
+		w, err := strconv.Atoi(weight)
+		if !ok || err != nil || w < 0 {
+			return DeltaMix{}, fmt.Errorf("delta mix %q: %q is not kind=weight with a weight ≥ 0", s, part)
+		}
+		if seen[kind] {
+			return DeltaMix{}, fmt.Errorf("delta mix %q: %s given twice", s, kind)
+		}
+		seen[kind] = true
+		switch kind {
+		case "filesystems":
+			m.Filesystems = w
+		case "sockets":
+			m.Sockets = w
+		case "services":
+			m.Services = w
+		case "software":
+			m.Software = w
+		default:
+			return DeltaMix{}, fmt.Errorf("delta mix %q: unknown kind %q (filesystems, sockets, services, software)", s, kind)
+		}
+	}
+	if m.total() == 0 {
+		return DeltaMix{}, fmt.Errorf("delta mix %q: every weight is 0", s)
+	}
+	return m, nil
 }
 
 // NewFleet makes n hosts with about packages packages each. runID makes
@@ -269,24 +330,29 @@ func (h *Host) Full() *parcv1.Report {
 		SectionHashes: map[string]string{"software": h.swHash}}
 }
 
-// Delta returns the host's next delta: usually the filesystems section
-// (disk usage moved), sometimes the sockets (new client ports), services,
-// or an upgrade of a few packages (as the packages that changed when the
-// collector applies them, else the whole section, as parc-agent does).
+// Delta returns the host's next delta, of a kind drawn by the fleet's Mix:
+// by default usually the filesystems section (disk usage moved), sometimes
+// the sockets (new client ports), services, or an upgrade of a few
+// packages (as the packages that changed when the collector applies them,
+// else the whole section, as parc-agent does).
 func (h *Host) Delta() *parcv1.Report {
 	h.Seq++
 	r := h.rnd
+	mix := h.fleet.Mix
+	if mix.total() == 0 {
+		mix = DefaultDeltaMix
+	}
 	secs := map[string]bool{}
-	switch p := r.IntN(100); {
-	case p < 60:
+	switch p := r.IntN(mix.total()); {
+	case p < mix.Filesystems:
 		h.fsUsed += uint64(r.IntN(1 << 30))
 		secs["filesystems"] = true
-	case p < 80:
+	case p < mix.Filesystems+mix.Sockets:
 		for _, c := range h.conns {
 			c.LocalPort = uint32(40000 + r.IntN(20000))
 		}
 		secs["sockets"] = true
-	case p < 90:
+	case p < mix.Filesystems+mix.Sockets+mix.Services:
 		secs["services"] = true
 	default:
 		cat := h.fleet.Catalog

@@ -37,6 +37,8 @@ type Config struct {
 	AgentsPerConn int
 	// RunID makes agent ids unique per run.
 	RunID string
+	// DeltaMix weighs the kinds of delta (DefaultDeltaMix when zero).
+	DeltaMix DeltaMix
 	// Options are extra dial options (tests: a bufconn dialer).
 	Options []grpc.DialOption
 	// CollectorPID, when set (Linux, collector on this machine), makes
@@ -135,7 +137,9 @@ func New(cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, Fleet: NewFleet(cfg.Agents, cfg.Packages, cfg.RunID)}, nil
+	f := NewFleet(cfg.Agents, cfg.Packages, cfg.RunID)
+	f.Mix = cfg.DeltaMix
+	return &Runner{cfg: cfg, Fleet: f}, nil
 }
 
 // Connect dials the collector and waits until every agent's connection

@@ -46,8 +46,15 @@ func main() {
 	settle := flag.String("settle", "", "collector metrics URL: after the full reports, wait until its software title index has caught up (and report how long that took)")
 	settleMax := flag.Duration("settle-max", 5*time.Minute, "longest wait for the title index")
 	cpuprofile := flag.String("cpuprofile", "", "write the simulator's own CPU profile to this file")
+	mix := flag.String("delta-mix", sim.DefaultDeltaMix.String(), "weights of the kinds of delta: filesystems, sockets, services, software (kinds not named weigh 0)")
 	floor := flag.String("serve-floor", "", "serve, on this address, an agent port that acknowledges reports without applying them (the transport floor of make bench-ingest), instead of simulating")
 	flag.Parse()
+	m, err := sim.ParseDeltaMix(*mix)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "parc-sim: %v\n", err)
+		os.Exit(2)
+	}
+	cfg.DeltaMix = m
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -83,7 +90,7 @@ func run(ctx context.Context, cfg sim.Config, deltas int, hold, heartbeat time.D
 		return err
 	}
 	defer r.Close()
-	fmt.Printf("fleet agents=%d packages=%d built_in=%s\n", cfg.Agents, cfg.Packages, time.Since(t).Round(time.Millisecond))
+	fmt.Printf("fleet agents=%d packages=%d delta_mix=%s built_in=%s\n", cfg.Agents, cfg.Packages, cfg.DeltaMix, time.Since(t).Round(time.Millisecond))
 	t = time.Now()
 	if err := r.Connect(ctx); err != nil {
 		return err
