@@ -23,6 +23,22 @@ import (
 	parcv1 "parc/proto/parc/v1"
 )
 
+// connectFleet builds the fleet of cfg and connects it, closed when the
+// test ends.
+func connectFleet(t *testing.T, cfg sim.Config) (*sim.Runner, context.Context) {
+	t.Helper()
+	r, err := sim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	ctx := context.Background()
+	if err := r.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return r, ctx
+}
+
 // TestTransportFloor drives a fleet against the transport floor over
 // loopback TCP, as make bench-ingest does: every report is acknowledged
 // with its own sequence, through the agent port's options and codec.
@@ -34,15 +50,7 @@ func TestTransportFloor(t *testing.T) {
 	srv := agentsvc.NewFloorServer()
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	r, err := sim.New(sim.Config{Target: lis.Addr().String(), Agents: 30, Packages: 50, Concurrency: 4, RunID: "floor"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ctx := context.Background()
-	if err := r.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
+	r, ctx := connectFleet(t, sim.Config{Target: lis.Addr().String(), Agents: 30, Packages: 50, Concurrency: 4, RunID: "floor"})
 	for _, mk := range []func(*sim.Host) *parcv1.Report{(*sim.Host).Full, (*sim.Host).Delta, (*sim.Host).Delta} {
 		if s := r.Phase(ctx, "floor", mk); s.Errors > 0 || s.Reports != 30 {
 			t.Fatalf("%v (first error %v)", s, s.FirstErr)
@@ -60,16 +68,8 @@ func TestFleetOverGRPC(t *testing.T) {
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 
-	r, err := sim.New(sim.Config{Target: "passthrough:///bufnet", Agents: 40, Packages: 120, Concurrency: 8, AgentsPerConn: 10, RunID: "t",
+	r, ctx := connectFleet(t, sim.Config{Target: "passthrough:///bufnet", Agents: 40, Packages: 120, Concurrency: 8, AgentsPerConn: 10, RunID: "t",
 		Options: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ctx := context.Background()
-	if err := r.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
 	for _, phase := range []struct {
 		name string
 		mk   func(*sim.Host) *parcv1.Report

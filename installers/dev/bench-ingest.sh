@@ -11,7 +11,7 @@
 #   PARC_BENCH_SIM_CPUPROFILE  write parc-sim's own CPU profile to this file (off by default)
 #   PARC_BENCH_DELTAS    rounds of one delta per agent (default 3)
 #   PARC_BENCH_HOLD      how long the fleet stays connected for the RSS sample (default 20s)
-#   PARC_BENCH_DELTA_MIX weights of the kinds of delta (default filesystems=60,sockets=20,services=10,software=10)
+#   PARC_BENCH_DELTA_MIX weights of the kinds of delta (default: parc-sim's, filesystems=60,sockets=20,services=10,software=10)
 #   PARC_BENCH_FLOOR     0 skips the transport floor (the deltas sent to an agent port that only acknowledges them)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +20,7 @@ PACKAGES=${PARC_BENCH_PACKAGES:-800}
 CIS=${PARC_BENCH_CIS:-1000000}
 HOLD=${PARC_BENCH_HOLD:-20s}
 CONC=${PARC_BENCH_CONCURRENCY:-64}
-MIX=${PARC_BENCH_DELTA_MIX:-filesystems=60,sockets=20,services=10,software=10}
+MIX=${PARC_BENCH_DELTA_MIX:-}
 GO=${GO:-go}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/parc-bench.XXXXXX")
@@ -57,7 +57,7 @@ rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 hwm_mib() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 bin/parc-sim --collector "$AGENT_ADDR" --collector-pid "$COLLECTOR" --agents "$AGENTS" --packages "$PACKAGES" --concurrency "$CONC" \
-  --deltas "${PARC_BENCH_DELTAS:-3}" --delta-mix "$MIX" --hold "$HOLD" --heartbeat 10s --settle "http://$API_ADDR/metrics" \
+  --deltas "${PARC_BENCH_DELTAS:-3}" ${MIX:+--delta-mix "$MIX"} --hold "$HOLD" --heartbeat 10s --settle "http://$API_ADDR/metrics" \
   ${PARC_BENCH_SIM_CPUPROFILE:+--cpuprofile "$PARC_BENCH_SIM_CPUPROFILE"} >"$WORK/sim.log" 2>&1 &
 SIM=$!
 pids+=("$SIM")
@@ -96,6 +96,7 @@ delta_cpu() {
       printf "%s %.3f ms + simulator %.3f ms of CPU per delta, %.0f%% of %d cores busy; all cores busy at that cost: %.0f/s", server, 1000*c, 1000*m, 100*(s["collector_cpu_s"]+s["sim_cpu_s"])/s["seconds"]/cores, cores, cores/(c+m)}}' "$1"
 }
 DELTA=$(delta_rate "$WORK/sim.log")
+MIX=$(sed -n 's/^fleet .*delta_mix=\([^ ]*\).*/\1/p' "$WORK/sim.log") # as parc-sim read it
 DELTA_CPU=$(delta_cpu "$WORK/sim.log" collector)
 DB=$(du -sm "$WORK/data" | cut -f1)
 SETTLE=$(sed -n 's/^settled title_index_\([a-z_]*\)=\([^ ]*\) collector_cpu_s=\(.*\)/\1 \2 (collector CPU \3 s)/p' "$WORK/sim.log")
@@ -116,7 +117,7 @@ if [ "${PARC_BENCH_FLOOR:-1}" != 0 ]; then
     sleep 0.1
   done
   bin/parc-sim --collector "$FLOOR_ADDR" --collector-pid "$FLOOR_SERVER" --agents "$AGENTS" --packages "$PACKAGES" --concurrency "$CONC" \
-    --deltas "${PARC_BENCH_DELTAS:-3}" --delta-mix "$MIX" >"$WORK/floor.log" 2>&1 || { cat "$WORK/floor.log" >&2; echo "transport floor run failed" >&2; exit 1; }
+    --deltas "${PARC_BENCH_DELTAS:-3}" ${MIX:+--delta-mix "$MIX"} >"$WORK/floor.log" 2>&1 || { cat "$WORK/floor.log" >&2; echo "transport floor run failed" >&2; exit 1; }
   kill "$FLOOR_SERVER" 2>/dev/null || true
   wait "$FLOOR_SERVER" 2>/dev/null || true
   FLOOR=$(delta_rate "$WORK/floor.log")
