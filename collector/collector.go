@@ -115,10 +115,13 @@ func OpenStore(spec string, log *slog.Logger) (store.Store, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		// Agent records and CIs are read by almost every report: keep
-		// their latest values in memory.
+		// Agent records and CIs are read by almost every report, and
+		// listeners by every report of a host's connections (one read
+		// per connection, to find the server): keep their latest values
+		// in memory. Listeners are small (about 200 bytes each with
+		// the cache's bookkeeping).
 		return badgerstore.Open(dir, badgerstore.Options{Logger: log, SyncWrites: true,
-			HotPrefixes: []string{reconcile.PrefixAgent, cmdb.PrefixCI}})
+			HotPrefixes: []string{reconcile.PrefixAgent, cmdb.PrefixCI, reconcile.PrefixListener}})
 	case isEtcd(spec):
 		return openEtcd(spec, log)
 	}

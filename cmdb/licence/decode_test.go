@@ -57,4 +57,13 @@ func TestScanInstallsMatchesDecode(t *testing.T) {
 	if items, err := c.licensedInstalls([]byte{0x01, 0xa1, 0x01, 0x80}); err != nil || len(items) != 0 {
 		t.Errorf("empty record: %v %v", items, err)
 	}
+	// Without entitlements nothing is licensed: the record is not read,
+	// so not even a corrupt one fails.
+	none := NewCompliance(nil)
+	if items, err := none.licensedInstalls([]byte{0xff, 0x00}); err != nil || items != nil {
+		t.Errorf("no entitlements: %v %v", items, err)
+	}
+	if _, err := c.licensedInstalls([]byte{0xff, 0x00}); err == nil {
+		t.Error("corrupt record accepted with entitlements")
+	}
 }
