@@ -2,11 +2,13 @@ package badgerstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -49,6 +51,8 @@ type Options struct {
 	HotPrefixes []string
 	// HotBytes bounds that memory (default 32 MiB).
 	HotBytes int
+
+	valueLogFileSize int64 // tests: small files, to have several
 }
 
 const (
@@ -61,6 +65,7 @@ const (
 // Store is a store.Store on an embedded Badger database. It also
 // implements store.Locker (within this process).
 type Store struct {
+	dir  string // absolute, without symbolic links
 	db   *badger.DB
 	log  *slog.Logger
 	opts Options
@@ -157,7 +162,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithCompression(options.None).
 		WithBlockCacheSize(0).
 		WithNumCompactors(2).
-		WithValueLogFileSize(128 << 20)
+		WithValueLogFileSize(cmp.Or(opts.valueLogFileSize, 128<<20))
 	// Tables of 2 MiB at every level: a compaction builds each table in a
 	// buffer of twice its size on the Go heap, and the default doubling
 	// per level makes those buffers tens of megabytes.
@@ -172,7 +177,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
 	}
+	if dir, err = filepath.Abs(dir); err == nil {
+		dir, err = filepath.EvalSymlinks(dir)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
+	}
 	s := &Store{
+		dir:      dir,
 		db:       db,
 		log:      opts.Logger,
 		opts:     opts,

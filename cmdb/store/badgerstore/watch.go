@@ -217,12 +217,18 @@ func (s *Store) compact(rev int64) error {
 	return nil
 }
 
-// background compacts the feed when asked and runs value-log GC
-// periodically, until Close.
+// trimInterval is how often the mappings of value-log files Badger no
+// longer writes are released (trim_linux.go).
+const trimInterval = 2 * time.Second
+
+// background compacts the feed when asked, runs value-log GC and releases
+// old value-log mappings periodically, until Close.
 func (s *Store) background() {
 	defer s.wg.Done()
 	gc := time.NewTicker(s.opts.GCInterval)
 	defer gc.Stop()
+	trim := time.NewTicker(trimInterval)
+	defer trim.Stop()
 	for {
 		select {
 		case <-s.done:
@@ -230,6 +236,13 @@ func (s *Store) background() {
 		case <-s.kick:
 			if err := s.compact(s.compactTarget()); err != nil {
 				s.log.Warn("feed compaction failed", "component", "badgerstore", "err", err)
+			}
+		case <-trim.C:
+			if s.opts.InMemory {
+				continue
+			}
+			if _, err := trimValueLogs(s.dir); err != nil {
+				s.log.Warn("releasing old value-log mappings failed", "component", "badgerstore", "err", err)
 			}
 		case <-gc.C:
 			if s.opts.InMemory {
