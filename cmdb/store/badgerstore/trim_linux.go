@@ -7,25 +7,29 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Badger writes its value log through a shared memory mapping and keeps
 // every value-log file mapped while the store is open. Each page written
 // stays in the collector's resident set long after it was synced, so
-// resident memory grows with the bytes ingested (128 MiB per value-log
-// file) until the kernel runs short of memory, although the pages are
-// page cache the kernel could drop at any time. trimValueLogs releases
-// the collector's mappings of the value-log files Badger no longer writes
-// (MADV_DONTNEED): their data stays in the file and the page cache, and
-// a later read maps the page again.
+// resident memory grows with the bytes ingested (up to 128 MiB per
+// value-log file) until the kernel runs short of memory. trimValueLogs
+// has the kernel reclaim the pages of the value-log files Badger no
+// longer writes (MADV_PAGEOUT, Linux 5.4 and later): their data stays in
+// the file, and a later read of a value there reads it from disk again.
 //
-// It must run where value-log files are not deleted meanwhile (the
-// background goroutine, which also runs value-log GC, the only deleter
-// while the store is open), so that every range it releases still maps
-// its file: Badger remaps only the file it writes, which is skipped.
+// It reads the mappings from /proc/self/maps. A file may be unmapped
+// between that read and the advice (value-log GC deletes rewritten files,
+// sometimes from the goroutine that closes the last iterator) and the
+// range reused by another mapping; MADV_PAGEOUT then only pages that
+// mapping out, which loses nothing (MADV_DONTNEED would discard anonymous
+// memory). Badger remaps only the file it writes, which is skipped.
 
-// trimValueLogs releases the mappings of the value-log files of dir except
-// the newest, and returns their mapped size.
+// trimValueLogs pages out the value-log files of dir except the newest,
+// and returns their mapped size. On a kernel without MADV_PAGEOUT it does
+// nothing.
 func trimValueLogs(dir string) (int64, error) {
 	type region struct {
 		start, end uintptr
@@ -66,7 +70,11 @@ func trimValueLogs(dir string) (int64, error) {
 		if r.fid == newest {
 			continue
 		}
-		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, r.start, r.end-r.start, syscall.MADV_DONTNEED); errno != 0 {
+		_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, r.start, r.end-r.start, unix.MADV_PAGEOUT)
+		if errno == syscall.EINVAL && n == 0 {
+			return 0, nil // before Linux 5.4
+		}
+		if errno != 0 {
 			return n, errno
 		}
 		n += int64(r.end - r.start)

@@ -14,8 +14,8 @@ import (
 )
 
 // TestTrimValueLogs writes values across several value-log files, then
-// releases the old files' mappings: their pages leave the resident set,
-// and every value still reads back.
+// pages the old files out: their pages leave the resident set, and every
+// value still reads back.
 func TestTrimValueLogs(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{valueLogFileSize: 1 << 20})
@@ -53,7 +53,7 @@ func TestTrimValueLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("old value logs resident: %d KiB before, %d KiB after releasing %d KiB of mappings", before>>10, after>>10, released>>10)
+	t.Logf("old value logs resident: %d KiB before, %d KiB after paging out %d KiB of mappings", before>>10, after>>10, released>>10)
 	if released == 0 || after != 0 {
 		t.Fatalf("after trimming: %d bytes released, %d still resident", released, after)
 	}

@@ -217,12 +217,12 @@ func (s *Store) compact(rev int64) error {
 	return nil
 }
 
-// trimInterval is how often the mappings of value-log files Badger no
-// longer writes are released (trim_linux.go).
+// trimInterval is how often the value-log files Badger no longer writes
+// are paged out (trim_linux.go).
 const trimInterval = 2 * time.Second
 
-// background compacts the feed when asked, runs value-log GC and releases
-// old value-log mappings periodically, until Close.
+// background compacts the feed when asked, runs value-log GC and pages
+// out old value-log files periodically, until Close.
 func (s *Store) background() {
 	defer s.wg.Done()
 	gc := time.NewTicker(s.opts.GCInterval)
@@ -242,7 +242,7 @@ func (s *Store) background() {
 				continue
 			}
 			if _, err := trimValueLogs(s.dir); err != nil {
-				s.log.Warn("releasing old value-log mappings failed", "component", "badgerstore", "err", err)
+				s.log.Warn("paging out old value-log files failed", "component", "badgerstore", "err", err)
 			}
 		case <-gc.C:
 			if s.opts.InMemory {
