@@ -18,4 +18,9 @@
 // revisions, and those a running watcher has yet to read (up to
 // Options.MaxFeedRetention). Every stored value carries an 8-byte header with the revision
 // that wrote it (KV.ModRev).
+//
+// A background goroutine compacts the feed, runs value-log GC every
+// Options.GCInterval and, on Linux, pages out every 2 s the value-log files
+// Badger no longer writes, so that the pages written through Badger's
+// mapping do not stay in the process's resident set (trim_linux.go).
 package badgerstore
