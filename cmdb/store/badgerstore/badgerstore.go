@@ -177,15 +177,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
 	}
-	if dir, err = filepath.Abs(dir); err == nil {
-		dir, err = filepath.EvalSymlinks(dir)
+	// The value-log files' paths as /proc/self/maps shows them (trim_linux.go).
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
 	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("badgerstore: open %s: %w", dir, err)
 	}
 	s := &Store{
-		dir:      dir,
+		dir:      abs,
 		db:       db,
 		log:      opts.Logger,
 		opts:     opts,

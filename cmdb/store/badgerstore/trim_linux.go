@@ -44,16 +44,20 @@ func trimValueLogs(dir string) (int64, error) {
 	newest := -1
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// address perms offset dev inode path
-		fields := strings.Fields(sc.Text())
-		if len(fields) != 6 || filepath.Dir(fields[5]) != dir || !strings.HasSuffix(fields[5], ".vlog") {
-			continue // a deleted file's path ends in " (deleted)": 7 fields
+		// address perms offset dev inode, then the path after padding
+		cols := strings.SplitN(sc.Text(), " ", 6)
+		if len(cols) != 6 {
+			continue
 		}
-		fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(fields[5]), ".vlog"))
+		path := strings.TrimLeft(cols[5], " ")
+		if filepath.Dir(path) != dir || !strings.HasSuffix(path, ".vlog") {
+			continue // a deleted file's path ends in " (deleted)"
+		}
+		fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(path), ".vlog"))
 		if err != nil {
 			continue
 		}
-		lo, hi, ok := strings.Cut(fields[0], "-")
+		lo, hi, ok := strings.Cut(cols[0], "-")
 		start, err1 := strconv.ParseUint(lo, 16, 64)
 		end, err2 := strconv.ParseUint(hi, 16, 64)
 		if !ok || err1 != nil || err2 != nil || end <= start {
@@ -71,10 +75,12 @@ func trimValueLogs(dir string) (int64, error) {
 			continue
 		}
 		_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, r.start, r.end-r.start, unix.MADV_PAGEOUT)
-		if errno == syscall.EINVAL && n == 0 {
+		switch {
+		case errno == syscall.EINVAL && n == 0:
 			return 0, nil // before Linux 5.4
-		}
-		if errno != 0 {
+		case errno == syscall.ENOMEM:
+			continue // unmapped meanwhile
+		case errno != 0:
 			return n, errno
 		}
 		n += int64(r.end - r.start)

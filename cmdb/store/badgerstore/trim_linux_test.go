@@ -17,7 +17,7 @@ import (
 // pages the old files out: their pages leave the resident set, and every
 // value still reads back.
 func TestTrimValueLogs(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data dir") // paths in /proc/self/maps may hold spaces
 	s, err := Open(dir, Options{valueLogFileSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -74,18 +74,20 @@ func residentValueLogs(dir string) (int64, error) {
 	}
 	rss := map[int]int64{}
 	newest, cur := -1, -1
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		fields := strings.Fields(string(line))
+	for _, line := range strings.Split(string(b), "\n") {
+		cols := strings.SplitN(line, " ", 6)
 		switch {
-		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+		case len(cols) == 6 && strings.Contains(cols[0], "-") && !strings.HasSuffix(cols[0], ":"):
 			cur = -1
-			if len(fields) == 6 && filepath.Dir(fields[5]) == dir && strings.HasSuffix(fields[5], ".vlog") {
-				if fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(fields[5]), ".vlog")); err == nil {
+			path := strings.TrimLeft(cols[5], " ")
+			if filepath.Dir(path) == dir && strings.HasSuffix(path, ".vlog") {
+				if fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(path), ".vlog")); err == nil {
 					cur, newest = fid, max(newest, fid)
 				}
 			}
-		case cur >= 0 && len(fields) == 3 && fields[0] == "Rss:":
-			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		case cur >= 0 && strings.HasPrefix(line, "Rss:"):
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			rss[cur] += kb << 10
 		}
 	}
