@@ -540,8 +540,9 @@ func (s *Service) ResolveDrift(ctx context.Context, id, actor, note string, now 
 	if strings.TrimSpace(note) == "" {
 		return nil, invalid("resolving drift needs a note")
 	}
-	d := &Drift{}
+	var d *Drift
 	_, err := s.st.Update(ctx, func(tx store.Txn) error {
+		d = &Drift{} // fresh on every attempt: a retry must not see the last one's changes
 		ok, err := get(ctx, tx, driftKey(id), d)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 
 	"parc/cmdb"
 	"parc/cmdb/change"
+	"parc/cmdb/store"
 )
 
 // follower runs the discovery follower of w until the test ends.
@@ -235,5 +236,72 @@ func TestDriftOnChangeControlledCIs(t *testing.T) {
 	}
 	if all, _ := w.svc.Drifts(w.ctx, change.DriftOptions{All: true}); len(all) != 5 {
 		t.Fatalf("all drifts %d", len(all))
+	}
+}
+
+// conflictOnce is the real store, except that in its first Update the key
+// fn read first is rewritten by another transaction before the commit: the
+// commit conflicts for real, and Update runs fn again.
+type conflictOnce struct {
+	store.Store
+	runs int
+}
+
+// firstRead notes the first key read through it.
+type firstRead struct {
+	store.Txn
+	key []byte
+}
+
+func (f *firstRead) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if f.key == nil {
+		f.key = slices.Clone(key)
+	}
+	return f.Txn.Get(ctx, key)
+}
+
+func (c *conflictOnce) Update(ctx context.Context, fn func(store.Txn) error) (int64, error) {
+	return c.Store.Update(ctx, func(tx store.Txn) error {
+		c.runs++
+		rd := &firstRead{Txn: tx}
+		if err := fn(rd); err != nil || c.runs > 1 || rd.key == nil {
+			return err
+		}
+		v, err := c.Store.Get(ctx, rd.key)
+		if err != nil {
+			return err
+		}
+		_, err = c.Store.Update(ctx, func(o store.Txn) error { return o.Put(rd.key, v) })
+		return err
+	})
+}
+
+// TestResolveDriftRetries resolves a drift through a commit that conflicts
+// once: the retry must start from the stored drift, not from the first
+// attempt's (which had it resolved already and failed the retry).
+func TestResolveDriftRetries(t *testing.T) {
+	w := newWorld(t, change.Config{Now: func() time.Time { return t0 }})
+	w.setSoftware("web-01", software("nginx", "1.18.0"))
+	if _, err := w.svc.SetControl(w.ctx, "admin", "web-01", true, false, "PCI scope", t0); err != nil {
+		t.Fatal(err)
+	}
+	w.follower()
+	w.setSoftware("web-01", software("nginx", "1.24.0"))
+	var ds []change.Drift
+	eventually(t, "a drift on web-01", func() bool {
+		var err error
+		ds, err = w.svc.Drifts(w.ctx, change.DriftOptions{})
+		return err == nil && len(ds) == 1
+	})
+	st := &conflictOnce{Store: w.st}
+	d, err := change.New(cmdb.NewGraph(st), change.Config{}).ResolveDrift(w.ctx, ds[0].ID, "mike", "covered late", t0)
+	if err != nil {
+		t.Fatalf("resolve through a conflict: %v", err)
+	}
+	if st.runs != 2 || d.ResolvedBy != "mike" {
+		t.Fatalf("%d attempts, resolved by %q; want 2 attempts, mike", st.runs, d.ResolvedBy)
+	}
+	if open, _ := w.svc.Drifts(w.ctx, change.DriftOptions{}); len(open) != 0 {
+		t.Fatalf("open drifts after resolving: %v", open)
 	}
 }

@@ -216,6 +216,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor, name string, up UserUpd
 	now := s.cfg.Now().UTC()
 	var u User
 	_, err := s.cfg.Store.Update(ctx, func(tx store.Txn) error {
+		u = User{} // fresh on every attempt: a retry must not see the last one's changes
 		if err := cmdb.GetRecord(ctx, tx, userKey(name), &u); err != nil {
 			return fmt.Errorf("user %s: %w", name, err)
 		}
