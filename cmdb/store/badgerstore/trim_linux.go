@@ -44,26 +44,11 @@ func trimValueLogs(dir string) (int64, error) {
 	newest := -1
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// address perms offset dev inode, then the path after padding
-		cols := strings.SplitN(sc.Text(), " ", 6)
-		if len(cols) != 6 {
+		start, end, fid, ok := parseMapping(sc.Text(), dir)
+		if !ok || fid < 0 {
 			continue
 		}
-		path := strings.TrimLeft(cols[5], " ")
-		if filepath.Dir(path) != dir || !strings.HasSuffix(path, ".vlog") {
-			continue // a deleted file's path ends in " (deleted)"
-		}
-		fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(path), ".vlog"))
-		if err != nil {
-			continue
-		}
-		lo, hi, ok := strings.Cut(cols[0], "-")
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if !ok || err1 != nil || err2 != nil || end <= start {
-			continue
-		}
-		regions = append(regions, region{uintptr(start), uintptr(end), fid})
+		regions = append(regions, region{start, end, fid})
 		newest = max(newest, fid)
 	}
 	if err := sc.Err(); err != nil {
@@ -86,4 +71,29 @@ func trimValueLogs(dir string) (int64, error) {
 		n += int64(r.end - r.start)
 	}
 	return n, nil
+}
+
+// parseMapping reads a mapping's line in /proc/self/maps (its header line
+// in /proc/self/smaps): ok when it is one, with its address range, and fid
+// the file id when it maps a value-log file of dir, else -1.
+func parseMapping(line, dir string) (start, end uintptr, fid int, ok bool) {
+	// address perms offset dev inode, then the path after padding
+	cols := strings.SplitN(line, " ", 6)
+	if len(cols) != 6 {
+		return 0, 0, -1, false
+	}
+	lo, hi, found := strings.Cut(cols[0], "-")
+	s, err1 := strconv.ParseUint(lo, 16, 64)
+	e, err2 := strconv.ParseUint(hi, 16, 64)
+	if !found || err1 != nil || err2 != nil || e <= s {
+		return 0, 0, -1, false
+	}
+	fid = -1
+	path := strings.TrimLeft(cols[5], " ")
+	if filepath.Dir(path) == dir && strings.HasSuffix(path, ".vlog") { // a deleted file's path ends in " (deleted)"
+		if n, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(path), ".vlog")); err == nil {
+			fid = n
+		}
+	}
+	return uintptr(s), uintptr(e), fid, true
 }

@@ -66,7 +66,7 @@ func TestTrimValueLogs(t *testing.T) {
 }
 
 // residentValueLogs returns the resident bytes of dir's value-log
-// mappings other than the newest's (for tests and the store's metric).
+// mappings other than the newest's.
 func residentValueLogs(dir string) (int64, error) {
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
@@ -75,16 +75,11 @@ func residentValueLogs(dir string) (int64, error) {
 	rss := map[int]int64{}
 	newest, cur := -1, -1
 	for _, line := range strings.Split(string(b), "\n") {
-		cols := strings.SplitN(line, " ", 6)
+		_, _, fid, header := parseMapping(line, dir)
 		switch {
-		case len(cols) == 6 && strings.Contains(cols[0], "-") && !strings.HasSuffix(cols[0], ":"):
-			cur = -1
-			path := strings.TrimLeft(cols[5], " ")
-			if filepath.Dir(path) == dir && strings.HasSuffix(path, ".vlog") {
-				if fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(path), ".vlog")); err == nil {
-					cur, newest = fid, max(newest, fid)
-				}
-			}
+		case header:
+			cur = fid
+			newest = max(newest, fid)
 		case cur >= 0 && strings.HasPrefix(line, "Rss:"):
 			f := strings.Fields(line)
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
