@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,10 +14,11 @@ import (
 	"parc/cmdb/store"
 )
 
-// TestTrimValueLogs writes values across several value-log files, then
-// pages the old files out: their pages leave the resident set, and every
-// value still reads back.
-func TestTrimValueLogs(t *testing.T) {
+// TestAdviseMappings writes values across several value-log files, then
+// advises the kernel: the newest value-log file and the memtable logs are
+// read without readahead (so cached in small pages), the old value-log
+// files' pages leave the resident set, and every value still reads back.
+func TestAdviseMappings(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data dir") // paths in /proc/self/maps may hold spaces
 	s, err := Open(dir, Options{valueLogFileSize: 1 << 20})
 	if err != nil {
@@ -38,59 +40,90 @@ func TestTrimValueLogs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before, err := residentValueLogs(s.dir)
+	before, err := storeMappings(s.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before == 0 {
+	if before.oldResident == 0 {
 		t.Fatalf("no resident value-log pages after writing %d values to %s", n, s.dir)
 	}
-	released, err := trimValueLogs(s.dir)
+	advised := map[string]bool{}
+	released, err := adviseMappings(s.dir, advised, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := residentValueLogs(s.dir)
+	after, err := storeMappings(s.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("old value logs resident: %d KiB before, %d KiB after paging out %d KiB of mappings", before>>10, after>>10, released>>10)
-	if released == 0 || after != 0 {
-		t.Fatalf("after trimming: %d bytes released, %d still resident", released, after)
+	t.Logf("old value logs resident: %d KiB before, %d KiB after paging out %d KiB of mappings", before.oldResident>>10, after.oldResident>>10, released>>10)
+	if released == 0 || after.oldResident != 0 {
+		t.Fatalf("after paging out: %d bytes released, %d still resident", released, after.oldResident)
+	}
+	if len(after.written) < 2 || len(advised) != len(after.written) {
+		t.Fatalf("written files' mappings %v, advised %v: want the newest value log and the memtable logs", after.written, advised)
+	}
+	for key, flags := range after.written {
+		if !slices.Contains(flags, "rr") || !advised[key] {
+			t.Errorf("mapping %s: VmFlags %v, advised %v: want rr (MADV_RANDOM)", key, flags, advised[key])
+		}
 	}
 	for i := range n {
 		v, err := s.Get(ctx, fmt.Appendf(nil, "k%05d", i))
 		if err != nil || !bytes.Equal(v, value(i)) {
-			t.Fatalf("value %d after trimming: %v (%d bytes)", i, err, len(v))
+			t.Fatalf("value %d after advising: %v (%d bytes)", i, err, len(v))
 		}
 	}
 }
 
-// residentValueLogs returns the resident bytes of dir's value-log
-// mappings other than the newest's.
-func residentValueLogs(dir string) (int64, error) {
+// mappedStore is what /proc/self/smaps says of a store's mapped files.
+type mappedStore struct {
+	oldResident int64               // resident bytes of the value-log files but the newest
+	written     map[string][]string // VmFlags of the newest value-log file's and the memtable logs' mappings, by key
+}
+
+func storeMappings(dir string) (mappedStore, error) {
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
-		return 0, err
+		return mappedStore{}, err
 	}
-	rss := map[int]int64{}
-	newest, cur := -1, -1
+	type seen struct {
+		m     mapping
+		rss   int64
+		flags []string
+	}
+	var all []*seen
+	var cur *seen
+	newest := -1
 	for _, line := range strings.Split(string(b), "\n") {
-		_, _, fid, header := parseMapping(line, dir)
+		if m, header := parseMapping(line, dir); header {
+			cur = nil
+			if m.fid >= 0 || m.wal {
+				cur = &seen{m: m}
+				all = append(all, cur)
+				newest = max(newest, m.fid)
+			}
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		f := strings.Fields(line)
 		switch {
-		case header:
-			cur = fid
-			newest = max(newest, fid)
-		case cur >= 0 && strings.HasPrefix(line, "Rss:"):
-			f := strings.Fields(line)
+		case len(f) > 1 && f[0] == "Rss:":
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			rss[cur] += kb << 10
+			cur.rss += kb << 10
+		case len(f) > 0 && f[0] == "VmFlags:":
+			cur.flags = f[1:]
 		}
 	}
-	var n int64
-	for fid, v := range rss {
-		if fid != newest {
-			n += v
+	out := mappedStore{written: map[string][]string{}}
+	for _, s := range all {
+		if s.m.wal || s.m.fid == newest {
+			out.written[s.m.key] = s.flags
+		} else {
+			out.oldResident += s.rss
 		}
 	}
-	return n, nil
+	return out, nil
 }

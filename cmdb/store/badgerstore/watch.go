@@ -217,18 +217,31 @@ func (s *Store) compact(rev int64) error {
 	return nil
 }
 
-// trimInterval is how often the value-log files Badger no longer writes
-// are paged out (trim_linux.go).
-const trimInterval = 2 * time.Second
+// adviseInterval is how often the store looks for new mappings of the
+// files Badger writes, to have them cached in small pages, and
+// pageOutEvery how many of those looks page out the value-log files
+// Badger no longer writes (trim_linux.go).
+const (
+	adviseInterval = 250 * time.Millisecond
+	pageOutEvery   = 8
+)
 
-// background compacts the feed when asked, runs value-log GC and pages
-// out old value-log files periodically, until Close.
+// background compacts the feed when asked, runs value-log GC, and advises
+// the kernel on the store's mapped files periodically, until Close.
 func (s *Store) background() {
 	defer s.wg.Done()
 	gc := time.NewTicker(s.opts.GCInterval)
 	defer gc.Stop()
-	trim := time.NewTicker(trimInterval)
-	defer trim.Stop()
+	advise := time.NewTicker(adviseInterval)
+	defer advise.Stop()
+	advised := map[string]bool{}
+	looks := 0
+	if !s.opts.InMemory {
+		// The first value-log file and memtable log are written at once.
+		if _, err := adviseMappings(s.dir, advised, false); err != nil {
+			s.log.Warn("advising the kernel on the store's mapped files failed", "component", "badgerstore", "err", err)
+		}
+	}
 	for {
 		select {
 		case <-s.done:
@@ -237,12 +250,13 @@ func (s *Store) background() {
 			if err := s.compact(s.compactTarget()); err != nil {
 				s.log.Warn("feed compaction failed", "component", "badgerstore", "err", err)
 			}
-		case <-trim.C:
+		case <-advise.C:
 			if s.opts.InMemory {
 				continue
 			}
-			if _, err := trimValueLogs(s.dir); err != nil {
-				s.log.Warn("paging out old value-log files failed", "component", "badgerstore", "err", err)
+			looks++
+			if _, err := adviseMappings(s.dir, advised, looks%pageOutEvery == 0); err != nil {
+				s.log.Warn("advising the kernel on the store's mapped files failed", "component", "badgerstore", "err", err)
 			}
 		case <-gc.C:
 			if s.opts.InMemory {
