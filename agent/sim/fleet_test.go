@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -78,5 +80,36 @@ func TestDeltaMix(t *testing.T) {
 				t.Errorf("mix %v: a delta of kind %s", c.mix, k)
 			}
 		}
+	}
+}
+
+// TestProcessWrites reads the bytes a process had written to storage: a
+// file this test writes and syncs shows, and an unknown process is -1.
+func TestProcessWrites(t *testing.T) {
+	if _, err := os.Stat("/proc/self/io"); err != nil {
+		t.Skip("no /proc/PID/io here")
+	}
+	pid := os.Getpid()
+	w0 := ProcessWrites(pid)
+	if w0 < 0 {
+		t.Fatalf("ProcessWrites(self) = %d", w0)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const n = 1 << 20
+	if _, err := f.Write(make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if w1 := ProcessWrites(pid); w1-w0 < n {
+		t.Errorf("after writing %d bytes: write_bytes went from %d to %d", n, w0, w1)
+	}
+	if w := ProcessWrites(0); w != -1 {
+		t.Errorf("ProcessWrites(0) = %d, want -1", w)
 	}
 }

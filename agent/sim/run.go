@@ -88,6 +88,9 @@ type Stats struct {
 	// SimCPU is the CPU time the simulator itself used during the phase:
 	// on a shared machine, what the collector could not have.
 	SimCPU time.Duration
+	// CollectorWrites is the bytes the collector had written to storage
+	// during the phase (-1 when unknown).
+	CollectorWrites int64
 }
 
 // Rate is reports per second.
@@ -104,6 +107,9 @@ func (s Stats) String() string {
 	}
 	if s.SimCPU > 0 {
 		out += fmt.Sprintf(" sim_cpu_s=%.2f", s.SimCPU.Seconds())
+	}
+	if s.CollectorWrites >= 0 && s.Reports > 0 {
+		out += fmt.Sprintf(" collector_write_mb=%.1f write_kb_per_report=%.1f", float64(s.CollectorWrites)/1e6, float64(s.CollectorWrites)/1e3/float64(s.Reports))
 	}
 	return out
 }
@@ -130,6 +136,27 @@ func ProcessCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// ProcessWrites returns the bytes process pid caused to be written to
+// storage (write_bytes in /proc/PID/io: pages it dirtied, whether written
+// by write or through a mapping; Linux), or -1 when unknown.
+func ProcessWrites(pid int) int64 {
+	if pid <= 0 {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // New builds the fleet (no network yet).
@@ -237,6 +264,7 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	var first error
 	var wg sync.WaitGroup
 	var cpu0 time.Duration
+	w0 := ProcessWrites(r.cfg.CollectorPID)
 	if r.cfg.CollectorPID > 0 {
 		cpu0 = ProcessCPU(r.cfg.CollectorPID)
 	}
@@ -273,9 +301,12 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	}
 	wg.Wait()
 	st := Stats{Phase: name, Reports: n - int(errs.Load()), Errors: int(errs.Load()), Resyncs: int(resyncs.Load()),
-		Took: time.Since(start), FirstErr: first}
+		Took: time.Since(start), FirstErr: first, CollectorWrites: -1}
 	if r.cfg.CollectorPID > 0 {
 		st.CollectorCPU = ProcessCPU(r.cfg.CollectorPID) - cpu0
+	}
+	if w1 := ProcessWrites(r.cfg.CollectorPID); w0 >= 0 && w1 >= 0 {
+		st.CollectorWrites = w1 - w0
 	}
 	st.SimCPU = ProcessCPU(os.Getpid()) - sim0
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })

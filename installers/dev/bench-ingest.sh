@@ -98,6 +98,10 @@ delta_cpu() {
 DELTA=$(delta_rate "$WORK/sim.log")
 MIX=$(sed -n 's/^fleet .*delta_mix=\([^ ]*\).*/\1/p' "$WORK/sim.log") # as parc-sim read it
 DELTA_CPU=$(delta_cpu "$WORK/sim.log" collector)
+# Bytes the collector had written to storage per report (pages it dirtied,
+# /proc/PID/io), in the full phase and over the delta rounds.
+writes_per_report() { awk -v p="$2" '$1 ~ "^phase="p {for (i=1;i<=NF;i++) if ($i ~ /^(reports|collector_write_mb)=/) {split($i,a,"="); s[a[1]]+=a[2]}} END {if (s["reports"]>0 && ("collector_write_mb" in s)) printf "%.1f", 1000*s["collector_write_mb"]/s["reports"]; else printf "?"}' "$1"; }
+WRITES="$(writes_per_report "$WORK/sim.log" full) KB per full report, $(writes_per_report "$WORK/sim.log" delta) KB per delta"
 DB=$(du -sm "$WORK/data" | cut -f1)
 SETTLE=$(sed -n 's/^settled title_index_\([a-z_]*\)=\([^ ]*\) collector_cpu_s=\(.*\)/\1 \2 (collector CPU \3 s)/p' "$WORK/sim.log")
 
@@ -138,6 +142,7 @@ echo "== results ($AGENTS agents, $PACKAGES packages each; store ${DB} MiB)"
 printf '%-44s %12s   %s\n' "full reports reconciled per second" "$FULL" "target ≥ 500"
 printf '%-44s %12s   %s\n' "delta reports per second" "$DELTA" "target ≥ 5000 (mix $MIX)"
 echo "  delta CPU: ${DELTA_CPU:-?}"
+echo "  collector disk writes: $WRITES"
 if [ -n "$FLOOR" ]; then
   echo "  transport floor, the same deltas acknowledged without applying: $FLOOR/s ($(awk -v d="$DELTA" -v f="$FLOOR" 'BEGIN {printf "Parc reaches %.0f%% of it", 100*d/f}'))"
   echo "    floor CPU: ${FLOOR_CPU:-?}"
