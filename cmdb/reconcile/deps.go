@@ -34,6 +34,14 @@ const (
 // without being observed.
 const DefaultDependencyMaxAge = 7 * 24 * time.Hour
 
+// DefaultSightingEvery is how often a depends_on relationship observed
+// again and again is rewritten (Config.SightingEvery). Its observation
+// count and last sighting lag by at most that while the connection is
+// observed: the sightings between are counted in the client's sockets
+// record, and written when the interval has passed or when a sockets
+// report no longer shows the connection. Ageing works in days.
+const DefaultSightingEvery = time.Hour
+
 // Listener is one listening socket in the listener index.
 type Listener struct {
 	Host     string `cbor:"1,keyasint" json:"host"`
@@ -50,14 +58,26 @@ type Endpoint struct {
 }
 
 // HostSockets is what the engine remembers of a host's sockets: the
-// listeners it wants in the index (Want) and has written (Written), and
-// the connections of the last sockets section not yet turned into
-// relationships (Pending). Work left over when a report's write budget
-// runs out continues on the host's next report of any kind.
+// listeners it wants in the index (Want) and has written (Written), the
+// connections of the last sockets section not yet turned into
+// relationships (Pending), and the host's depends_on relationships
+// written less than SightingEvery ago with their sightings since (Seen,
+// by service CI id). Work left over when a report's write budget runs
+// out continues on the host's next report of any kind.
 type HostSockets struct {
-	Want    map[string]string `cbor:"1,keyasint,omitempty"` // listener key → process
-	Written map[string]string `cbor:"2,keyasint,omitempty"`
-	Pending []Endpoint        `cbor:"3,keyasint,omitempty"`
+	Want    map[string]string   `cbor:"1,keyasint,omitempty"` // listener key → process
+	Written map[string]string   `cbor:"2,keyasint,omitempty"`
+	Pending []Endpoint          `cbor:"3,keyasint,omitempty"`
+	Seen    map[string]Sighting `cbor:"4,keyasint,omitempty"`
+}
+
+// Sighting is what a host's sockets record keeps of one of its depends_on
+// relationships between writes.
+type Sighting struct {
+	Process string    `cbor:"1,keyasint,omitempty"` // the server process the service was written with
+	Written time.Time `cbor:"2,keyasint"`           // when the relationship was last written
+	Count   int64     `cbor:"3,keyasint,omitempty"` // sightings since, not written yet
+	Last    time.Time `cbor:"4,keyasint,omitempty"` // the last of them
 }
 
 func listenerKey(proto, ip string, port uint32) string {
@@ -203,14 +223,18 @@ func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r
 	}
 	created := 0
 	var left []Endpoint
+	sighted := map[string]bool{}
 	for i, ep := range rec.Pending {
 		if created >= e.cfg.MaxNewDeps || !room(14) {
 			left = append(left, rec.Pending[i:]...)
 			break
 		}
-		isNew, err := e.dependency(ctx, tx, host, ep)
+		isNew, svcID, err := e.dependency(ctx, tx, host, ep, &rec)
 		if err != nil {
 			return false, err
+		}
+		if svcID != "" {
+			sighted[svcID] = true
 		}
 		if isNew {
 			created++
@@ -218,8 +242,26 @@ func (e *Engine) applySockets(ctx context.Context, tx *cmdb.Tx, host *cmdb.CI, r
 		}
 	}
 	rec.Pending = left
+	if r.Has(SecSockets) && len(left) == 0 {
+		// Connections this report no longer shows: write their last
+		// sightings, and forget them.
+		for _, svcID := range slices.Sorted(maps.Keys(rec.Seen)) {
+			if sighted[svcID] {
+				continue
+			}
+			if sg := rec.Seen[svcID]; sg.Count > 0 {
+				if !room(1) {
+					continue
+				}
+				if err := writeSightings(tx, host.ID, svcID, sg); err != nil {
+					return false, err
+				}
+			}
+			delete(rec.Seen, svcID)
+		}
+	}
 	settled = !short && len(left) == 0
-	if len(rec.Want) == 0 && len(rec.Written) == 0 && len(rec.Pending) == 0 {
+	if len(rec.Want) == 0 && len(rec.Written) == 0 && len(rec.Pending) == 0 && len(rec.Seen) == 0 {
 		if raw == nil {
 			return settled, nil
 		}
@@ -239,27 +281,38 @@ func ServiceID(host, proto string, port uint32) string {
 
 // dependency records one observed connection from client to ep: the
 // service CI on the server host (runs_on), and client -depends_on->
-// service with its observation count and last sighting. It reports whether
-// it created the depends_on relationship.
-func (e *Engine) dependency(ctx context.Context, tx *cmdb.Tx, client *cmdb.CI, ep Endpoint) (bool, error) {
+// service with its observation count and last sighting. A relationship
+// written less than SightingEvery ago is not read or written: the
+// sighting is counted in rec.Seen, and written with the next write. It
+// returns the service's id ("" when nobody known listens at ep) and
+// whether it created the depends_on relationship.
+func (e *Engine) dependency(ctx context.Context, tx *cmdb.Tx, client *cmdb.CI, ep Endpoint, rec *HostSockets) (bool, string, error) {
 	v, err := tx.Store().Get(ctx, []byte(listenerKey(ep.Proto, ep.IP, ep.Port)))
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil // nobody known listens there (yet)
+		return false, "", nil // nobody known listens there (yet)
 	}
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	var l Listener
 	if err := cmdb.Decode(v, &l); err != nil {
-		return false, err
+		return false, "", err
 	}
 	if l.Host == client.ID {
-		return false, nil
+		return false, "", nil
 	}
 	svcID := ServiceID(l.Host, ep.Proto, ep.Port)
+	now := tx.Now()
+	sg, seen := rec.Seen[svcID]
+	if seen && sg.Process == l.Process && !now.Before(sg.Written) && now.Sub(sg.Written) < e.cfg.SightingEvery {
+		sg.Count++
+		sg.Last = now
+		rec.Seen[svcID] = sg
+		return false, svcID, nil
+	}
 	svc, err := tx.CI(svcID)
 	if err != nil && !errors.Is(err, cmdb.ErrNotFound) {
-		return false, err
+		return false, "", err
 	}
 	what := l.Process
 	if what == "" {
@@ -270,39 +323,62 @@ func (e *Engine) dependency(ctx context.Context, tx *cmdb.Tx, client *cmdb.CI, e
 		next = cloneCI(svc)
 	}
 	next.Name = fmt.Sprintf("%s on %s:%d", what, l.HostName, ep.Port)
-	now := tx.Now()
 	for k, val := range map[string]any{"port": int64(ep.Port), "protocol": ep.Proto, "process": l.Process, "host": l.HostName} {
 		SetAttr(e.cfg.Precedence, next, k, val, cmdb.SourceAgent, now)
 	}
 	if _, err := tx.PutCI(svc, next); err != nil {
-		return false, err
+		return false, "", err
 	}
 	if svc == nil {
 		if err := tx.PutRel(cmdb.Relationship{From: svcID, To: l.Host, Type: cmdb.RelRunsOn, Source: cmdb.SourceAgent}); err != nil {
-			return false, err
+			return false, "", err
 		}
 	}
 	old, err := tx.Rel(client.ID, cmdb.RelDependsOn, svcID)
 	if err != nil && !errors.Is(err, cmdb.ErrNotFound) {
-		return false, err
+		return false, "", err
 	}
 	rel := cmdb.Relationship{From: client.ID, To: svcID, Type: cmdb.RelDependsOn, Source: cmdb.SourceAgent,
-		LastSeen: now, Observations: 1,
+		LastSeen: now, Observations: 1 + sg.Count,
 		Attrs: map[string]string{"port": strconv.FormatUint(uint64(ep.Port), 10), "protocol": ep.Proto}}
 	if ep.Process != "" {
 		rel.Attrs["client_process"] = ep.Process
 	}
 	if old != nil {
 		rel.Attrs = old.Attrs // first sighting names the client process; no churn after
-		rel.Observations = old.Observations + 1
+		rel.Observations += old.Observations
 	}
 	if err := tx.PutRelOver(old, rel); err != nil {
-		return false, err
+		return false, "", err
+	}
+	if e.cfg.SightingEvery > 0 {
+		if rec.Seen == nil {
+			rec.Seen = map[string]Sighting{}
+		}
+		rec.Seen[svcID] = Sighting{Process: l.Process, Written: now}
 	}
 	if old == nil {
-		return true, tx.Store().Put([]byte(PrefixDependency+client.ID+"/"+svcID), nil)
+		return true, svcID, tx.Store().Put([]byte(PrefixDependency+client.ID+"/"+svcID), nil)
 	}
-	return false, nil
+	return false, svcID, nil
+}
+
+// writeSightings adds the sightings counted in sg to client -depends_on->
+// svcID (none when it was removed meanwhile).
+func writeSightings(tx *cmdb.Tx, client, svcID string, sg Sighting) error {
+	old, err := tx.Rel(client, cmdb.RelDependsOn, svcID)
+	if errors.Is(err, cmdb.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rel := *old
+	rel.Observations += sg.Count
+	if sg.Last.After(rel.LastSeen) {
+		rel.LastSeen = sg.Last
+	}
+	return tx.PutRelOver(old, rel)
 }
 
 // DependencyAger removes discovered depends_on relationships that were not

@@ -94,6 +94,76 @@ func TestStalenessSweep(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// TestDependencySightings: a connection seen again within SightingEvery
+// is counted in the client's sockets record, not written to the
+// relationship; the count reaches the relationship once the interval has
+// passed, or when a sockets report no longer shows the connection. With a
+// negative SightingEvery every sighting is written.
+func TestDependencySightings(t *testing.T) {
+	for _, every := range []time.Duration{0, -1} {
+		t.Run(fmt.Sprint("every=", every), func(t *testing.T) {
+			st := teststore.Open(t)
+			e := reconcile.New(st, reconcile.Config{SightingEvery: every})
+			ctx := context.Background()
+			db := machine{agent: "db", host: "db-01", mid: "d0000000000000000000000000000001", ip: "10.1.0.20", macs: []string{"00:1f:00:00:00:20"},
+				listen: []reconcile.Socket{{Protocol: "tcp", LocalIP: "0.0.0.0", LocalPort: 5432, Process: "postgres"}}}
+			toDB := reconcile.Socket{Protocol: "tcp", LocalIP: "10.1.0.21", LocalPort: 51000, RemoteIP: "10.1.0.20", RemotePort: 5432, Process: "gunicorn"}
+			web := machine{agent: "web", host: "web-01", mid: "d0000000000000000000000000000002", ip: "10.1.0.21", macs: []string{"00:1f:00:00:00:21"},
+				connections: []reconcile.Socket{toDB}}
+			dbID := apply(t, e, db.report(), t0).HostID
+			webID := ""
+			svcID := reconcile.ServiceID(dbID, "tcp", 5432)
+			dep := func() cmdb.Relationship {
+				t.Helper()
+				var rel cmdb.Relationship
+				err := st.View(ctx, func(r store.Reader) error {
+					v, err := r.Get(ctx, []byte("ro/"+webID+"/"+cmdb.RelDependsOn+"/"+svcID))
+					if err != nil {
+						return err
+					}
+					return cmdb.Decode(v, &rel)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rel
+			}
+			report := func(at time.Duration, conns ...reconcile.Socket) {
+				t.Helper()
+				web.seq++
+				web.connections = append([]reconcile.Socket{}, conns...) // a sockets section even when empty
+				webID = apply(t, e, web.report(), t0.Add(at)).HostID
+			}
+			report(time.Minute, toDB)
+			report(10*time.Minute, toDB)
+			report(20*time.Minute, toDB)
+			rel := dep()
+			if every < 0 {
+				if rel.Observations != 3 || !rel.LastSeen.Equal(t0.Add(20*time.Minute)) {
+					t.Fatalf("every sighting written: %+v", rel)
+				}
+				return
+			}
+			if rel.Observations != 1 || !rel.LastSeen.Equal(t0.Add(time.Minute)) {
+				t.Fatalf("sightings within the interval were written: %+v", rel)
+			}
+			report(61*time.Minute+time.Second, toDB) // the interval has passed: all four
+			if rel = dep(); rel.Observations != 4 || !rel.LastSeen.Equal(t0.Add(61*time.Minute+time.Second)) {
+				t.Fatalf("after the interval: %+v, want 4 observations", rel)
+			}
+			report(70*time.Minute, toDB)
+			report(80 * time.Minute) // the connection is gone: its last sighting is written
+			if rel = dep(); rel.Observations != 5 || !rel.LastSeen.Equal(t0.Add(70*time.Minute)) {
+				t.Fatalf("after the connection went: %+v, want 5 observations, last seen at 70m", rel)
+			}
+			report(90 * time.Minute)
+			if rel = dep(); rel.Observations != 5 {
+				t.Fatalf("a report without the connection counted it: %+v", rel)
+			}
+		})
+	}
+}
+
 func TestDependencyMapping(t *testing.T) {
 	st := teststore.Open(t)
 	e := reconcile.New(st, reconcile.Config{})
@@ -161,12 +231,13 @@ func TestDependencyMapping(t *testing.T) {
 		t.Errorf("db depends_on = %+v", r)
 	}
 
-	// Seen again: count and last-seen move, history does not.
+	// Seen again, past SightingEvery: count and last-seen move, history
+	// does not.
 	hist, _ := g.History(ctx, webID, cmdb.HistoryOptions{})
 	web.seq = 2
-	apply(t, e, web.report(), t0.Add(time.Hour))
+	apply(t, e, web.report(), t0.Add(2*time.Hour))
 	dep = rels(webID, cmdb.RelDependsOn)
-	if dep[0].Observations != 2 || !dep[0].LastSeen.Equal(t0.Add(time.Hour)) || !dep[0].FirstSeen.Equal(t0.Add(time.Minute)) {
+	if dep[0].Observations != 2 || !dep[0].LastSeen.Equal(t0.Add(2*time.Hour)) || !dep[0].FirstSeen.Equal(t0.Add(time.Minute)) {
 		t.Errorf("after a second sighting: %+v", dep[0])
 	}
 	if h2, _ := g.History(ctx, webID, cmdb.HistoryOptions{}); len(h2) != len(hist) {

@@ -87,6 +87,11 @@ type Config struct {
 	// MaxNewDeps caps the depends_on relationships one report may create
 	// (default 20); the rest follow on the host's next reports.
 	MaxNewDeps int
+	// SightingEvery is how often a depends_on relationship seen again and
+	// again is rewritten with its observation count and last sighting
+	// (default DefaultSightingEvery); the sightings between are counted in
+	// the client host's sockets record. Negative writes every sighting.
+	SightingEvery time.Duration
 	// NoGroupCommit applies every report in a transaction of its own.
 	// By default reports arriving while a commit is in flight are applied
 	// together in the next transaction (within the store's limits), so
@@ -131,6 +136,9 @@ func New(st store.Store, cfg Config) *Engine {
 	}
 	if cfg.MaxNewDeps <= 0 {
 		cfg.MaxNewDeps = 20
+	}
+	if cfg.SightingEvery == 0 {
+		cfg.SightingEvery = DefaultSightingEvery
 	}
 	if cfg.WriteBudget <= 0 {
 		cfg.WriteBudget = store.MaxTxnOps - 16
