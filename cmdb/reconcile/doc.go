@@ -16,6 +16,9 @@
 // the sockets agents report and turns established connections to a known
 // listener on another host into a service CI (runs_on the server) and a
 // depends_on from the client, with observation counts and last sightings.
+// A relationship seen again within Config.SightingEvery (an hour) is not
+// read or written: the sighting is counted in sk/<host> and written with
+// the next write, or when a sockets report no longer shows the connection.
 // A report's transaction stays under the store's write limit: at most
 // Config.MaxNewDeps new dependencies per report, and whatever does not fit
 // the write budget is kept in sk/<host> and continued on the host's next
