@@ -235,13 +235,21 @@ func (s *Store) background() {
 	advise := time.NewTicker(adviseInterval)
 	defer advise.Stop()
 	advised := map[string]bool{}
-	looks := 0
-	if !s.opts.InMemory {
-		// The first value-log file and memtable log are written at once.
-		if _, err := adviseMappings(s.dir, advised, false); err != nil {
+	looks, lastErr := 0, ""
+	adviseKernel := func(pageOut bool) {
+		if s.opts.InMemory {
+			return
+		}
+		_, err := adviseMappings(s.dir, advised, pageOut)
+		switch {
+		case err == nil:
+			lastErr = ""
+		case err.Error() != lastErr: // once, not four times a second
+			lastErr = err.Error()
 			s.log.Warn("advising the kernel on the store's mapped files failed", "component", "badgerstore", "err", err)
 		}
 	}
+	adviseKernel(false) // the first value-log file and memtable log are written at once
 	for {
 		select {
 		case <-s.done:
@@ -251,13 +259,8 @@ func (s *Store) background() {
 				s.log.Warn("feed compaction failed", "component", "badgerstore", "err", err)
 			}
 		case <-advise.C:
-			if s.opts.InMemory {
-				continue
-			}
 			looks++
-			if _, err := adviseMappings(s.dir, advised, looks%pageOutEvery == 0); err != nil {
-				s.log.Warn("advising the kernel on the store's mapped files failed", "component", "badgerstore", "err", err)
-			}
+			adviseKernel(looks%pageOutEvery == 0)
 		case <-gc.C:
 			if s.opts.InMemory {
 				continue
