@@ -13,12 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/encoding"
-	protoenc "google.golang.org/grpc/encoding/proto"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 
 	parcv1 "parc/proto/parc/v1"
@@ -39,8 +33,9 @@ type Config struct {
 	RunID string
 	// DeltaMix weighs the kinds of delta (DefaultDeltaMix when zero).
 	DeltaMix DeltaMix
-	// Options are extra dial options (tests: a bufconn dialer).
-	Options []grpc.DialOption
+	// Dial opens an agent's connection (nil: TCP to Target; tests: a
+	// bufconn listener).
+	Dial Dialer
 	// CollectorPID, when set (Linux, collector on this machine), makes
 	// each phase report the CPU time the collector used for it.
 	CollectorPID int
@@ -70,7 +65,7 @@ func (c *Config) Validate() error {
 type Runner struct {
 	cfg   Config
 	Fleet *Fleet
-	conns []*grpc.ClientConn
+	conns []*wireConn
 }
 
 // Stats summarise one phase.
@@ -169,45 +164,36 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{cfg: cfg, Fleet: f}, nil
 }
 
-// Connect dials the collector and waits until every agent's connection
-// is ready. Agents then deliver with Submit, one report at a time, as the
-// real agent does; the connections stay open until Close.
+// Connect opens every agent's connection to the collector (64 dials at a
+// time, each bounded to 30 s). Agents then deliver with Submit, one report
+// at a time, as the real agent does; the connections stay open until
+// Close.
 func (r *Runner) Connect(ctx context.Context) error {
-	n := len(r.Fleet.Hosts)
-	for i := 0; i < n; i += r.cfg.AgentsPerConn {
-		cc, err := grpc.NewClient(r.cfg.Target, append([]grpc.DialOption{
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(16<<20), grpc.MaxCallRecvMsgSize(16<<20)),
-			// Small windows: an idle agent needs little buffer.
-			grpc.WithInitialWindowSize(256 << 10), grpc.WithInitialConnWindowSize(256 << 10),
-			// A whole full report per write (one system call, not four),
-			// from a buffer shared by the connections between writes.
-			grpc.WithReadBufferSize(16 << 10), grpc.WithWriteBufferSize(64 << 10), grpc.WithSharedWriteBuffer(true),
-		}, r.cfg.Options...)...)
-		if err != nil {
-			return err
-		}
-		r.conns = append(r.conns, cc)
-	}
+	n := (len(r.Fleet.Hosts) + r.cfg.AgentsPerConn - 1) / r.cfg.AgentsPerConn
+	r.conns = make([]*wireConn, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for range min(64, len(r.conns)) {
+	for range min(64, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(r.conns) || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				if err := ready(ctx, r.conns[i]); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("connect agent %d: %w", i*r.cfg.AgentsPerConn, err)
-					}
-					mu.Unlock()
+				dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				c, err := dialWire(dctx, r.cfg.Target, r.cfg.Dial)
+				cancel()
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("connect agent %d: %w", i*r.cfg.AgentsPerConn, err)
+				}
+				r.conns[i] = c
+				mu.Unlock()
+				if err != nil {
 					return
 				}
 			}
@@ -218,25 +204,6 @@ func (r *Runner) Connect(ctx context.Context) error {
 		return first
 	}
 	return ctx.Err()
-}
-
-// ready connects cc and waits until it is ready (at most 30 s).
-func ready(ctx context.Context, cc *grpc.ClientConn) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cc.Connect()
-	for {
-		s := cc.GetState()
-		switch s {
-		case connectivity.Ready:
-			return nil
-		case connectivity.TransientFailure, connectivity.Shutdown:
-			return fmt.Errorf("connection %s", s)
-		}
-		if !cc.WaitForStateChange(ctx, s) {
-			return ctx.Err()
-		}
-	}
 }
 
 // Phase sends one report per agent, made by mk, with Concurrency reports
@@ -314,32 +281,18 @@ func (r *Runner) Phase(ctx context.Context, name string, mk func(h *Host) *parcv
 	return st
 }
 
-// rawReport is a Report already encoded; rawCodec sends it as is.
+// rawReport is a Report already encoded.
 type rawReport []byte
 
-// rawCodec is the proto codec, except that it sends rawReport bytes
-// without encoding them again.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	if b, ok := v.(rawReport); ok {
-		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
-	}
-	return encoding.GetCodecV2(protoenc.Name).Marshal(v)
-}
-
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	return encoding.GetCodecV2(protoenc.Name).Unmarshal(data, v)
-}
-
-func (rawCodec) Name() string { return protoenc.Name }
-
-func deliver(ctx context.Context, cc *grpc.ClientConn, rep rawReport, seq uint64) (*parcv1.Ack, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	ack := new(parcv1.Ack)
-	if err := cc.Invoke(ctx, parcv1.AgentService_Submit_FullMethodName, rep, ack, grpc.ForceCodecV2(rawCodec{})); err != nil {
+// deliver submits one encoded report on c and checks its acknowledgement.
+func deliver(ctx context.Context, c *wireConn, rep rawReport, seq uint64) (*parcv1.Ack, error) {
+	b, err := c.Submit(ctx, rep)
+	if err != nil {
 		return nil, err
+	}
+	ack := new(parcv1.Ack)
+	if err := proto.Unmarshal(b, ack); err != nil {
+		return nil, fmt.Errorf("acknowledgement of report %d: %w", seq, err)
 	}
 	if ack.GetSequence() != seq {
 		return ack, fmt.Errorf("ack of %d for report %d", ack.GetSequence(), seq)
@@ -350,6 +303,8 @@ func deliver(ctx context.Context, cc *grpc.ClientConn, rep rawReport, seq uint64
 // Close closes every connection.
 func (r *Runner) Close() {
 	for _, c := range r.conns {
-		c.Close()
+		if c != nil {
+			c.Close()
+		}
 	}
 }

@@ -1,8 +1,9 @@
 // Command parc-sim drives a fleet of simulated agents against a collector
-// over the real gRPC protocol: one full report per agent, then rounds of
-// deltas, then (optionally) holds every connection open with heartbeats so the
-// collector's memory can be measured with the fleet connected. The
-// collector must accept plaintext agents (--insecure-dev).
+// over gRPC (its wire protocol spoken directly, see agent/sim): one full
+// report per agent, then rounds of deltas, then (optionally) holds every
+// connection open with heartbeats so the collector's memory can be
+// measured with the fleet connected. The collector must accept plaintext
+// agents (--insecure-dev).
 package main
 
 import (
@@ -37,7 +38,7 @@ func main() {
 	flag.IntVar(&cfg.Agents, "agents", 1000, "simulated agents")
 	flag.IntVar(&cfg.Packages, "packages", 800, "packages per host")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 32, "reports in flight")
-	flag.IntVar(&cfg.AgentsPerConn, "agents-per-conn", 1, "agents sharing one TCP connection (1: like a real fleet)")
+	flag.IntVar(&cfg.AgentsPerConn, "agents-per-conn", 1, "agents sharing one TCP connection, one call at a time (1: like a real fleet)")
 	flag.StringVar(&cfg.RunID, "run-id", "", "suffix of agent ids (default: random, so each run is a new fleet)")
 	flag.IntVar(&cfg.CollectorPID, "collector-pid", 0, "collector process id on this machine: report its CPU time per phase (Linux)")
 	deltas := flag.Int("deltas", 3, "rounds of one delta per agent after the full reports")

@@ -68,8 +68,8 @@ func TestFleetOverGRPC(t *testing.T) {
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 
-	r, ctx := connectFleet(t, sim.Config{Target: "passthrough:///bufnet", Agents: 40, Packages: 120, Concurrency: 8, AgentsPerConn: 10, RunID: "t",
-		Options: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}})
+	r, ctx := connectFleet(t, sim.Config{Target: "bufnet", Agents: 40, Packages: 120, Concurrency: 8, AgentsPerConn: 10, RunID: "t",
+		Dial: func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }})
 	for _, phase := range []struct {
 		name string
 		mk   func(*sim.Host) *parcv1.Report
@@ -149,8 +149,8 @@ func BenchmarkFleet(b *testing.B) {
 	go srv.Serve(lis)
 	defer srv.Stop()
 	defer func() { fmt.Printf("updates=%d attempts=%d\n", cs.updates.Load(), cs.attempts.Load()) }()
-	r, err := sim.New(sim.Config{Target: "passthrough:///bufnet", Agents: n, Packages: 800, Concurrency: 64, AgentsPerConn: 1, RunID: "b",
-		Options: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}})
+	r, err := sim.New(sim.Config{Target: "bufnet", Agents: n, Packages: 800, Concurrency: 64, AgentsPerConn: 1, RunID: "b",
+		Dial: func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }})
 	if err != nil {
 		b.Fatal(err)
 	}
