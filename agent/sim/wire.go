@@ -60,6 +60,7 @@ type wireConn struct {
 	next    uint32 // next stream id
 	sendWin int64  // connection send window
 	initWin int64  // the collector's initial stream window
+	callWin int64  // the send window of the call in flight
 	maxData int    // the collector's largest frame
 	unacked int    // bytes received since the last connection window update
 	failed  error  // the connection is unusable; dial again
@@ -225,7 +226,7 @@ func (w *wireConn) call(ctx context.Context, msg []byte) ([]byte, error) {
 	w.c.SetDeadline(dl)
 	id := w.next
 	w.next += 2
-	streamWin := w.initWin
+	w.callWin = w.initWin
 
 	bp := bodyBufs.Get().(*[]byte)
 	body := binary.BigEndian.AppendUint32(append((*bp)[:0], 0), uint32(len(msg))) // uncompressed, length
@@ -244,14 +245,14 @@ func (w *wireConn) call(ctx context.Context, msg []byte) ([]byte, error) {
 	// size. Out of window, what is collected goes out and the collector's
 	// window updates are awaited.
 	for off := 0; off < len(body); {
-		if win := min(w.sendWin, streamWin); win > 0 {
+		if win := min(w.sendWin, w.callWin); win > 0 {
 			n := min(len(body)-off, w.maxData, int(win))
 			if err := w.fr.WriteData(id, off+n == len(body), body[off:off+n]); err != nil {
 				return nil, w.fail(err)
 			}
 			off += n
 			w.sendWin -= int64(n)
-			streamWin -= int64(n)
+			w.callWin -= int64(n)
 			continue
 		}
 		if err := w.flush(); err != nil {
@@ -265,7 +266,7 @@ func (w *wireConn) call(ctx context.Context, msg []byte) ([]byte, error) {
 		switch f := f.(type) {
 		case *http2.WindowUpdateFrame:
 			if f.StreamID == id {
-				streamWin += int64(f.Increment)
+				w.callWin += int64(f.Increment)
 			}
 		case *http2.RSTStreamFrame:
 			if f.StreamID == id {
@@ -351,6 +352,8 @@ func (w *wireConn) frame(f http2.Frame, id uint32) error {
 		err := f.ForeachSetting(func(s http2.Setting) error {
 			switch s.ID {
 			case http2.SettingInitialWindowSize:
+				// A change applies to the stream in flight too.
+				w.callWin += int64(s.Val) - w.initWin
 				w.initWin = int64(s.Val)
 			case http2.SettingMaxFrameSize:
 				w.maxData = int(s.Val)
