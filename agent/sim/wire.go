@@ -39,7 +39,7 @@ type Dialer func(ctx context.Context, addr string) (net.Conn, error)
 // submitPath is the method every report goes to.
 const submitPath = "/parc.v1.AgentService/Submit"
 
-// callTimeout bounds one call, as grpc-timeout tells the collector.
+// callTimeout bounds one call; grpc-timeout tells the collector.
 const callTimeout = time.Minute
 
 // Flow control: the window the simulator gives the collector's responses
@@ -56,15 +56,16 @@ type wireConn struct {
 	c       net.Conn
 	fr      *http2.Framer
 	out     *frameBuf
-	block   []byte // the request header block (see headerBlock)
-	next    uint32 // next stream id
-	sendWin int64  // connection send window
-	initWin int64  // the collector's initial stream window
-	callWin int64  // the send window of the call in flight
-	maxData int    // the collector's largest frame
-	unacked int    // bytes received since the last connection window update
-	failed  error  // the connection is unusable; dial again
-	goaway  bool   // the collector takes no new call on it
+	enc     *hpack.Encoder // the connection's request header compression
+	hbuf    frameBuf       // a call's header block
+	next    uint32         // next stream id
+	sendWin int64          // connection send window
+	initWin int64          // the collector's initial stream window
+	callWin int64          // the send window of the call in flight
+	maxData int            // the collector's largest frame
+	unacked int            // bytes received since the last connection window update
+	failed  error          // the connection is unusable; dial again
+	goaway  bool           // the collector takes no new call on it
 }
 
 // frameBuf collects a call's frames so that they go out in one write.
@@ -104,9 +105,7 @@ func (w *wireConn) connect(ctx context.Context) error {
 	fr.SetReuseFrames()
 	w.c, w.fr, w.failed, w.goaway = c, fr, nil, false
 	w.next, w.sendWin, w.initWin, w.maxData, w.unacked = 1, 65535, 65535, 16384, 0
-	if w.block == nil {
-		w.block = headerBlock(w.addr)
-	}
+	w.enc = hpack.NewEncoder(&w.hbuf)
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	} else {
@@ -139,18 +138,18 @@ func (w *wireConn) connect(ctx context.Context) error {
 	return nil
 }
 
-// headerBlock encodes the request headers once for every call of a
-// connection: a fresh encoder's block refers to nothing in the
-// collector's dynamic table, so it can be sent again as it is.
-func headerBlock(authority string) []byte {
-	var b frameBuf
-	e := hpack.NewEncoder(&b)
-	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", submitPath}, {":authority", authority},
-		{"content-type", "application/grpc"}, {"te", "trailers"}, {"user-agent", "parc-sim"},
-		{"grpc-timeout", strconv.Itoa(int(callTimeout/time.Second)) + "S"}} {
-		e.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+// headers encodes a call's request headers as grpc-go's client does, in
+// the connection's header compression state: after the first call the
+// constant ones are references to the collector's table, and the call's
+// remaining time (grpc-timeout, in microseconds) is new each time.
+func (w *wireConn) headers(deadline time.Time) []byte {
+	w.hbuf.b = w.hbuf.b[:0]
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", submitPath}, {":authority", w.addr},
+		{"content-type", "application/grpc"}, {"user-agent", "parc-sim"}, {"te", "trailers"},
+		{"grpc-timeout", strconv.FormatInt(max(1, time.Until(deadline).Microseconds()), 10) + "u"}} {
+		w.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
-	return b.b
+	return w.hbuf.b
 }
 
 // begin points the frame buffer at a pooled buffer.
@@ -238,7 +237,7 @@ func (w *wireConn) call(ctx context.Context, msg []byte) ([]byte, error) {
 		}
 	}()
 	w.begin()
-	if err := w.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: w.block, EndHeaders: true}); err != nil {
+	if err := w.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: w.headers(dl), EndHeaders: true}); err != nil {
 		return nil, w.fail(err)
 	}
 	// The message in DATA frames within the collector's windows and frame

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
@@ -220,5 +221,34 @@ func TestWireDialError(t *testing.T) {
 	defer cancel()
 	if _, err := dialWire(ctx, addr, nil); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("dial to a closed port: %v, want connection refused", err)
+	}
+}
+
+// TestWireHeaderCompression checks that calls after the first send their
+// constant headers as references, as grpc-go's client does, so that the
+// collector holds one copy of them per connection.
+func TestWireHeaderCompression(t *testing.T) {
+	w := &wireConn{addr: "collector.example:7443"}
+	w.enc = hpack.NewEncoder(&w.hbuf)
+	dl := time.Now().Add(callTimeout)
+	d := hpack.NewDecoder(4096, nil) // the collector's side
+	var sizes []int
+	for range 3 {
+		block := w.headers(dl)
+		sizes = append(sizes, len(block))
+		fields, err := d.DecodeFull(block)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, f := range fields {
+			got[f.Name] = f.Value
+		}
+		if got[":path"] != submitPath || got[":authority"] != w.addr || got["content-type"] != "application/grpc" || !strings.HasSuffix(got["grpc-timeout"], "u") {
+			t.Fatalf("headers %v", got)
+		}
+	}
+	if sizes[1] >= sizes[0]/2 || sizes[2] >= sizes[0]/2 {
+		t.Fatalf("header blocks of %v bytes: the later ones should mostly refer to the first", sizes)
 	}
 }
