@@ -188,7 +188,10 @@ func (w *wireConn) Submit(ctx context.Context, msg []byte) ([]byte, error) {
 	defer w.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		if w.failed != nil {
-			if err := w.connect(ctx); err != nil {
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := w.connect(dctx)
+			cancel()
+			if err != nil {
 				return nil, fmt.Errorf("dial %s again: %w", w.addr, err)
 			}
 		}
@@ -310,18 +313,15 @@ func (w *wireConn) call(ctx context.Context, msg []byte) ([]byte, error) {
 				return grpcResult(f, resp)
 			}
 		case *http2.DataFrame:
+			w.consumed(f)
 			if f.StreamID != id {
-				break
+				break // what is left of a call that ended early
 			}
 			if len(resp)+len(f.Data()) > recvWindow/2 {
 				w.flush()
 				return nil, w.fail(fmt.Errorf("acknowledgement of over %d bytes", recvWindow/2))
 			}
 			resp = append(resp, f.Data()...)
-			if w.unacked += int(f.Length); w.unacked >= recvWindow/2 {
-				w.fr.WriteWindowUpdate(0, uint32(w.unacked))
-				w.unacked = 0
-			}
 		case *http2.RSTStreamFrame:
 			if f.StreamID == id {
 				w.flush()
@@ -339,11 +339,22 @@ func (w *wireConn) call(ctx context.Context, msg []byte) ([]byte, error) {
 	}
 }
 
+// consumed counts a DATA frame against the connection's receive window,
+// and gives the collector the window back when half is used.
+func (w *wireConn) consumed(f *http2.DataFrame) {
+	if w.unacked += int(f.Length); w.unacked >= recvWindow/2 {
+		w.fr.WriteWindowUpdate(0, uint32(w.unacked))
+		w.unacked = 0
+	}
+}
+
 // frame handles a connection frame: settings, pings, window updates and
-// GOAWAY (for a call on stream id, if any). Its answers are collected in
-// w.out.
+// GOAWAY (for a call on stream id, if any), and data left of an earlier
+// call. Its answers are collected in w.out.
 func (w *wireConn) frame(f http2.Frame, id uint32) error {
 	switch f := f.(type) {
+	case *http2.DataFrame:
+		w.consumed(f)
 	case *http2.SettingsFrame:
 		if f.IsAck() {
 			return nil
