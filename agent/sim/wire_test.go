@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"parc/collector/agentsvc"
 	parcv1 "parc/proto/parc/v1"
 )
 
@@ -38,7 +37,15 @@ func (s wireServer) Submit(ctx context.Context, r *parcv1.Report) (*parcv1.Ack, 
 	return &parcv1.Ack{Sequence: r.GetSequence(), BootId: fmt.Sprint(len(r.GetAgentVersion()))}, nil
 }
 
-// serveWire serves wireServer with the agent port's connection options
+// portOptions are the agent port's connection settings that shape what
+// the client sees (collector/agentsvc.ConnOptions; the agent tree does not
+// import the collector): fixed 256 KiB windows, 16 KiB frames.
+func portOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.ReadBufferSize(0), grpc.WriteBufferSize(8 << 10),
+		grpc.InitialWindowSize(256 << 10), grpc.InitialConnWindowSize(256 << 10)}
+}
+
+// serveWire serves wireServer with the agent port's connection settings
 // plus opts on loopback TCP.
 func serveWire(t *testing.T, s wireServer, opts ...grpc.ServerOption) string {
 	t.Helper()
@@ -46,7 +53,7 @@ func serveWire(t *testing.T, s wireServer, opts ...grpc.ServerOption) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(append(agentsvc.ConnOptions(), opts...)...)
+	srv := grpc.NewServer(append(portOptions(), opts...)...)
 	parcv1.RegisterAgentServiceServer(srv, s)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
@@ -187,7 +194,7 @@ func TestWireResends(t *testing.T) {
 		t.Fatal(err)
 	}
 	lis := &closingListener{Listener: tcp}
-	srv := grpc.NewServer(agentsvc.ConnOptions()...)
+	srv := grpc.NewServer(portOptions()...)
 	parcv1.RegisterAgentServiceServer(srv, wireServer{})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
