@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -56,50 +57,87 @@ type collectorProc struct {
 }
 
 // startCollector runs the real collector binary on free loopback ports.
+// A port picked free may be taken before the collector binds it (other
+// tests, etcd members): the collector then exits with "address already in
+// use" and is started again on new ports, at most three times.
 func startCollector(t testing.TB, extra ...string) *collectorProc {
 	t.Helper()
-	c := &collectorProc{data: t.TempDir(), agentAddr: freeAddr(t), apiAddr: freeAddr(t)}
+	c := &collectorProc{}
+	for attempt := 1; ; attempt++ {
+		c.data, c.agentAddr, c.apiAddr = t.TempDir(), freeAddr(t), freeAddr(t)
+		exited := c.launch(t, extra)
+		if c.ready(exited) {
+			return c
+		}
+		b, _ := os.ReadFile(c.log)
+		if attempt < 3 && bytes.Contains(b, []byte("address already in use")) {
+			t.Logf("collector start %d lost a port race, starting again:\n%s", attempt, b)
+			continue
+		}
+		t.Fatalf("collector not ready:\n%s", b)
+	}
+}
+
+// launch starts the collector on c's addresses, stopped when the test
+// ends; the channel closes when the process exits.
+func (c *collectorProc) launch(t testing.TB, extra []string) <-chan struct{} {
+	t.Helper()
 	c.log = filepath.Join(t.TempDir(), "collector.log")
 	logf, err := os.Create(c.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"--data", c.data, "--agent-addr", c.agentAddr, "--api-addr", c.apiAddr}, extra...)
-	c.cmd = exec.Command(filepath.Join(bins, "parc-collector"), args...)
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	if err := c.cmd.Start(); err != nil {
+	cmd := exec.Command(filepath.Join(bins, "parc-collector"), args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	c.cmd = cmd
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	log := c.log
 	t.Cleanup(func() {
-		_ = c.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = c.cmd.Wait(); close(done) }()
+		_ = cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(15 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-done
+			_ = cmd.Process.Kill()
+			<-exited
 		}
 		logf.Close()
 		if t.Failed() {
-			b, _ := os.ReadFile(c.log)
+			b, _ := os.ReadFile(log)
 			t.Logf("collector log:\n%s", b)
 		}
 	})
+	return exited
+}
+
+// readyClient bounds each readiness probe: whoever took a port the
+// collector lost may accept and never answer.
+var readyClient = &http.Client{Timeout: 2 * time.Second}
+
+// ready waits up to 30 s for the collector's readyz, and gives up at once
+// when the process exits.
+func (c *collectorProc) ready(exited <-chan struct{}) bool {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		res, err := http.Get("http://" + c.apiAddr + "/readyz")
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		res, err := readyClient.Get("http://" + c.apiAddr + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return c
+				return true
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	b, _ := os.ReadFile(c.log)
-	t.Fatalf("collector not ready:\n%s", b)
-	return nil
+	return false
 }
 
 // adminToken returns the API token the collector wrote on first start.
