@@ -1,0 +1,10 @@
+package enroll_test
+
+import (
+	"testing"
+
+	"parc/cmdb/store/teststore"
+)
+
+// TestMain stops the shared etcd of the etcd pass and removes its data.
+func TestMain(m *testing.M) { teststore.Main(m) }
